@@ -1,0 +1,72 @@
+# Two commands on a fresh Debian or Ubuntu machine:
+#   make run    serve the chat on http://127.0.0.1:8000/chat/ (SQLite, in-memory layer)
+#   make test   install what is missing and run every suite with real Redis, Daphne and Chromium
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# Debian packages the tests need, each named by the file it installs.
+TEST_PACKAGES := redis-server:/usr/bin/redis-server chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver
+
+.PHONY: run test setup system-packages lint format check unit integration functional clean
+
+# Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
+define apt_install
+if [ "$$(id -u)" = 0 ]; then \
+	echo "Installing system packages:$(1)"; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1); \
+else \
+	echo "Missing system packages. Install them with:" >&2; \
+	echo "    sudo apt-get install -y$(1)" >&2; \
+	exit 1; \
+fi
+endef
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1)." >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(call apt_install, python3-venv); }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+setup: $(VENV)/.installed
+
+system-packages:
+	@missing=""; \
+	for entry in $(TEST_PACKAGES); do \
+		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
+
+run: setup
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) mysite.asgi:application
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: setup
+	DJANGO_DEBUG=1 $(BIN)/python manage.py check
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+test: system-packages setup lint check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit integration functional: system-packages setup
+	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache .ruff_cache

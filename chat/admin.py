@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from chat.models import Message, Room
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["name", "created", "last_message_id"]
+    search_fields = ["name"]
+    readonly_fields = ["last_message_id"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["room", "room_message_id", "author", "text", "created"]
+    list_filter = ["room"]
+    search_fields = ["text", "author"]
+    list_select_related = ["room"]
+    readonly_fields = ["room", "room_message_id", "created"]

@@ -1,0 +1,33 @@
+from django import forms
+
+from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
+from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
+
+
+class LobbyForm(forms.Form):
+    """The lobby: which room to enter, and under what name."""
+
+    room_name = forms.CharField(
+        label="Room",
+        max_length=ROOM_NAME_MAX_LENGTH * 2,
+        widget=forms.TextInput(
+            attrs={"id": "room-name-input", "autofocus": True, "autocomplete": "off", "placeholder": "lobby"}
+        ),
+    )
+    display_name = forms.CharField(
+        label="Your name",
+        max_length=DISPLAY_NAME_MAX_LENGTH * 2,
+        widget=forms.TextInput(attrs={"id": "display-name-input", "autocomplete": "nickname"}),
+    )
+
+    def clean_room_name(self) -> str:
+        try:
+            return clean_room_name(self.cleaned_data["room_name"])
+        except InvalidRoomName as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_display_name(self) -> str:
+        try:
+            return clean_display_name(self.cleaned_data["display_name"])
+        except InvalidDisplayName as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -1,0 +1,50 @@
+"""Room names, and the channel-layer Group that carries each room.
+
+The one place that knows which room names are accepted and how a room name
+becomes a group name. Channel layers accept group names of ASCII letters,
+digits, hyphen, underscore and period only, shorter than 100 characters, while
+room names may be any Unicode word (``café``, ``数学``).
+"""
+
+import hashlib
+import re
+import unicodedata
+
+ROOM_NAME_MAX_LENGTH = 64
+
+# Letters and digits of any script, underscore, hyphen and period.
+_ROOM_NAME = re.compile(r"[\w.-]+")
+_GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class InvalidRoomName(ValueError):
+    """The room name breaks the rules in `clean_room_name`."""
+
+
+def clean_room_name(raw: str) -> str:
+    """Return the canonical form of a room name, or raise `InvalidRoomName`.
+
+    A room name is 1 to 64 letters, digits, underscores, hyphens or periods
+    (letters of any script, normalised to NFC), and not made of periods alone,
+    since a browser would read ``.`` and ``..`` in a URL as path steps.
+    """
+    name = unicodedata.normalize("NFC", raw.strip())
+    if not name:
+        raise InvalidRoomName("A room name can't be empty.")
+    if len(name) > ROOM_NAME_MAX_LENGTH:
+        raise InvalidRoomName(f"A room name can be at most {ROOM_NAME_MAX_LENGTH} characters long.")
+    if not _ROOM_NAME.fullmatch(name) or set(name) == {"."}:
+        raise InvalidRoomName("A room name may hold only letters, digits, underscores, hyphens and periods.")
+    return name
+
+
+def room_group_name(room_name: str) -> str:
+    """The channel-layer group of a room (which must already be clean).
+
+    ASCII names stay readable (``chat.lobby``); any other name is hashed
+    (``chat-u.<hex>``). The two prefixes differ, so no two rooms share a group.
+    """
+    if _GROUP_SAFE.fullmatch(room_name):
+        return f"chat.{room_name}"
+    digest = hashlib.sha256(room_name.encode("utf-8")).hexdigest()[:40]
+    return f"chat-u.{digest}"

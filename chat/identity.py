@@ -1,0 +1,41 @@
+"""Display names: who a message says it is from."""
+
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+DISPLAY_NAME_MAX_LENGTH = 32
+SESSION_KEY = "display_name"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class InvalidDisplayName(ValueError):
+    """The display name breaks the rules in `clean_display_name`."""
+
+
+def new_guest_name() -> str:
+    """A fresh name for someone who hasn't chosen one: ``guest-`` and a short random suffix."""
+    return f"guest-{secrets.token_hex(3)}"
+
+
+def clean_display_name(raw: str) -> str:
+    """Return the display name with runs of spaces folded, or raise `InvalidDisplayName`."""
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidDisplayName("A display name can't be empty.")
+    if len(name) > DISPLAY_NAME_MAX_LENGTH:
+        raise InvalidDisplayName(f"A display name can be at most {DISPLAY_NAME_MAX_LENGTH} characters long.")
+    if _CONTROL.search(name):
+        raise InvalidDisplayName("A display name can't hold control characters.")
+    return name
+
+
+def display_name(user: Any, session: Mapping[str, Any] | None) -> str | None:
+    """The name to show for this person: the username when logged in, else the session's choice."""
+    if user is not None and user.is_authenticated:
+        return user.get_username()
+    if session is not None:
+        return session.get(SESSION_KEY)
+    return None

@@ -1,0 +1,116 @@
+"""The wire protocol between the browser and the server, as pure functions.
+
+Client to server, one JSON object per text frame::
+
+    {"message": "hello"}                          # "type" may be left out
+    {"type": "chat.message", "message": "hello"}
+
+Server to client::
+
+    {"type": "chat.message", "id": 7, "message": "hello", "author": "ann", "created": "2026-...Z"}
+    {"type": "error", "code": "message_too_long", "detail": "..."}
+
+docs/protocol.md is the reference; keep the two in step.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CHAT_MESSAGE = "chat.message"
+ERROR = "error"
+
+# Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
+CLOSE_NOT_FOUND = 4404
+
+# Error codes: stable slugs that clients may switch on.
+BINARY_NOT_SUPPORTED = "binary_not_supported"
+FRAME_TOO_LARGE = "frame_too_large"
+INVALID_JSON = "invalid_json"
+INVALID_FRAME = "invalid_frame"
+UNKNOWN_TYPE = "unknown_type"
+MISSING_FIELD = "missing_field"
+UNKNOWN_FIELD = "unknown_field"
+INVALID_FIELD = "invalid_field"
+EMPTY_MESSAGE = "empty_message"
+MESSAGE_TOO_LONG = "message_too_long"
+INVALID_CHARACTERS = "invalid_characters"
+INVALID_ROOM = "invalid_room"
+NOT_FOUND = "not_found"
+
+# C0 and C1 control characters, except tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class ProtocolError(Exception):
+    """A client frame the server refuses; becomes an error frame, never a traceback."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ChatMessageIn:
+    """A message a client wants to say in its room."""
+
+    message: str
+
+
+def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> ChatMessageIn:
+    """Parse and validate one frame from a client, or raise `ProtocolError`."""
+    if text is None:
+        raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")
+    # A frame far longer than any valid message is refused before JSON parsing
+    # spends time on it; the slack allows for JSON escapes such as \uXXXX.
+    if len(text) > max_length * 6 + 256:
+        raise ProtocolError(FRAME_TOO_LARGE, "The frame is too large.")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError(INVALID_JSON, "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(INVALID_FRAME, 'The frame must be a JSON object, such as {"message": "hello"}.')
+
+    frame_type = data.get("type", CHAT_MESSAGE)
+    if frame_type != CHAT_MESSAGE:
+        raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
+    unknown = sorted(set(data) - {"type", "message"})
+    if unknown:
+        raise ProtocolError(UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
+    if "message" not in data:
+        raise ProtocolError(MISSING_FIELD, 'The frame needs a "message" field.')
+
+    message = data["message"]
+    if not isinstance(message, str):
+        raise ProtocolError(INVALID_FIELD, 'The "message" field must be a string.')
+    if not message.strip():
+        raise ProtocolError(EMPTY_MESSAGE, "The message is empty.")
+    if len(message) > max_length:
+        raise ProtocolError(MESSAGE_TOO_LONG, f"The message is longer than {max_length} characters.")
+    if _CONTROL.search(message):
+        raise ProtocolError(INVALID_CHARACTERS, "The message holds control characters.")
+    return ChatMessageIn(message=message)
+
+
+def format_time(moment: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``, to the millisecond: what browsers' Date parses everywhere."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def chat_message(message_id: int, text: str, author: str, created: datetime) -> dict[str, Any]:
+    """The ``chat.message`` frame, which is also the channel-layer event that carries it."""
+    return {"type": CHAT_MESSAGE, "id": message_id, "message": text, "author": author, "created": format_time(created)}
+
+
+def error(code: str, detail: str) -> dict[str, Any]:
+    """The ``error`` frame."""
+    return {"type": ERROR, "code": code, "detail": detail}
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """One frame as the text sent on the socket."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,24 @@
+"""ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets."""
+
+import os
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+# Set up Django (apps, models) before importing code that uses the ORM.
+django_asgi_app = get_asgi_application()
+
+from chat.layers import log_layer_mode  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+log_layer_mode()
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

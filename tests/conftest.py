@@ -1,0 +1,96 @@
+"""Fixtures that start real servers: redis-server and a cluster of Daphne processes.
+
+Session-wide, so the suites share one Redis and one cluster; each test uses
+rooms of its own (see `room_name`), so tests don't hear each other.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import PROJECT_ROOT, DaphneServer, RedisServer
+
+
+def server_environment(database_url: str, redis_url: str = "") -> dict[str, str]:
+    """The environment a deployment would give Daphne, with debug off."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "mysite.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "tests-only-secret-key-for-daphne",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class DaphneCluster:
+    """Several Daphne processes sharing one database and one channel layer."""
+
+    def __init__(self, servers: list[DaphneServer]) -> None:
+        self.servers = servers
+
+    def __getitem__(self, index: int) -> DaphneServer:
+        return self.servers[index]
+
+    def __iter__(self) -> Iterator[DaphneServer]:
+        return iter(self.servers)
+
+    def tracebacks(self) -> list[str]:
+        return [line for server in self.servers for line in server.tracebacks()]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the tests' own, on a free port; tests may stop and start it."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database file for the Daphne processes, as `DATABASE_URL`."""
+    path = tmp_path_factory.mktemp("db") / "chat.sqlite3"
+    url = f"sqlite:///{path}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **server_environment(url)},
+        check=True,
+    )
+    return url
+
+
+def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str) -> DaphneCluster:
+    env = server_environment(database_url, redis_url)
+    servers = [DaphneServer(log_dir / f"daphne-{index}.log", env) for index in range(size)]
+    for server in servers:
+        server.start()
+    return DaphneCluster(servers)
+
+
+@pytest.fixture(scope="session")
+def daphne_cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, server_database: str
+) -> Iterator[DaphneCluster]:
+    """Two Daphne processes on the Redis channel layer: a room spans both."""
+    cluster = start_cluster(tmp_path_factory.mktemp("daphne"), 2, server_database, redis_server.url)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def room_name() -> str:
+    """A room no other test uses."""
+    return f"room-{uuid.uuid4().hex[:10]}"

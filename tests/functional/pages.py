@@ -1,0 +1,65 @@
+"""The chat pages as a test sees them: open a room, say something, read the log."""
+
+from urllib.parse import quote
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.servers import DaphneServer
+
+
+class ChatPage:
+    def __init__(self, driver: webdriver.Chrome) -> None:
+        self.driver = driver
+
+    def wait(self, timeout: float = 10) -> WebDriverWait:
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05)
+
+    def open_lobby(self, server: DaphneServer) -> None:
+        self.driver.get(f"{server.http_url}/chat/")
+
+    def enter(self, server: DaphneServer, room: str, display_name: str) -> None:
+        """Go through the lobby as a person would: type a name and a room, press Enter."""
+        self.open_lobby(server)
+        name_input = self.driver.find_element(By.ID, "display-name-input")
+        name_input.clear()
+        name_input.send_keys(display_name)
+        self.driver.find_element(By.ID, "room-name-input").send_keys(room, Keys.ENTER)
+        self.wait().until(
+            lambda d: d.current_url.endswith(f"/chat/{quote(room)}/"), "the lobby did not lead to the room"
+        )
+        self.wait_until_connected()
+
+    def open_room(self, server: DaphneServer, room: str) -> None:
+        self.driver.get(f"{server.http_url}/chat/{quote(room)}/")
+        self.wait_until_connected()
+
+    def wait_until_connected(self) -> None:
+        self.wait().until(lambda d: self.connection_state() == "open", "the socket never opened")
+
+    def connection_state(self) -> str | None:
+        return self.driver.find_element(By.ID, "connection-status").get_attribute("data-state")
+
+    def say(self, text: str) -> None:
+        self.driver.find_element(By.ID, "chat-message-input").send_keys(text, Keys.ENTER)
+
+    def messages(self) -> list[dict]:
+        """What the log shows, in order, as author, text and id."""
+        return self.driver.execute_script(
+            """return [...document.querySelectorAll('#chat-log li')].map((li) => ({
+                id: Number(li.dataset.id),
+                author: li.querySelector('.author').textContent,
+                text: li.querySelector('.text').textContent,
+            }));"""
+        )
+
+    def texts(self) -> list[str]:
+        return [message["text"] for message in self.messages()]
+
+    def wait_for_message(self, text: str, timeout: float = 2) -> dict:
+        return self.wait(timeout).until(
+            lambda d: next((m for m in self.messages() if m["text"] == text), None),
+            f"{text!r} did not appear within {timeout} s",
+        )

@@ -1,0 +1,63 @@
+"""Real Redis and two real Daphne processes: a room spans processes."""
+
+import pytest
+import websocket
+
+from tests.conftest import DaphneCluster
+from tests.wsclient import ChatClient
+
+# Longer than redis-py 8's default socket timeout (5 s), which would otherwise
+# end the channel layer's blocking read and take quiet sockets down with it.
+IDLE_SECONDS = 12
+
+
+def test_a_message_sent_on_one_process_reaches_the_other(cluster: DaphneCluster, room_name: str) -> None:
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], room_name) as bob:
+        ann.send("hello from process 0")
+        mine = ann.receive_message("hello from process 0")
+        theirs = bob.receive_message("hello from process 0")
+        assert mine == theirs
+        assert mine["id"] == 1
+        bob.send("and back from process 1")
+        assert ann.receive_message("and back from process 1")["id"] == 2
+
+
+def test_other_rooms_hear_nothing(cluster: DaphneCluster, room_name: str) -> None:
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], f"{room_name}-other") as eve:
+        ann.send("for this room only")
+        ann.receive_message("for this room only")
+        eve.send("eve's own")
+        # Eve's own message is the first frame she gets: nothing from Ann's room came first.
+        assert eve.receive()["message"] == "eve's own"
+
+
+def test_a_connection_idle_past_the_redis_socket_timeout_still_delivers(cluster: DaphneCluster, room_name: str) -> None:
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], room_name) as bob:
+        for client in (ann, bob):
+            # Nothing may arrive while idle, and above all no close frame (1011).
+            with pytest.raises(websocket.WebSocketTimeoutException):
+                client.receive(timeout=IDLE_SECONDS / 2)
+        ann.send("still there?")
+        assert bob.receive_message("still there?", timeout=5)
+        bob.send("yes")
+        assert ann.receive_message("yes", timeout=5)
+
+
+def test_ids_increase_in_a_room_written_from_both_processes(cluster: DaphneCluster, room_name: str) -> None:
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], room_name) as bob:
+        for number in range(10):
+            (ann if number % 2 else bob).send(f"m{number}")
+        received = [ann.receive_until(lambda f: f["type"] == "chat.message") for _ in range(10)]
+        assert sorted(frame["id"] for frame in received) == list(range(1, 11))
+        assert sorted(frame["message"] for frame in received) == sorted(f"m{n}" for n in range(10))
+
+
+def test_a_late_joiner_on_another_process_gets_history_oldest_first(cluster: DaphneCluster, room_name: str) -> None:
+    with ChatClient(cluster[0], room_name) as ann:
+        for number in range(3):
+            ann.send(f"m{number}")
+            ann.receive_message(f"m{number}")
+    with ChatClient(cluster[1], room_name) as late:
+        history = [late.receive() for _ in range(3)]
+        assert [frame["message"] for frame in history] == ["m0", "m1", "m2"]
+        assert [frame["id"] for frame in history] == [1, 2, 3]

@@ -1,0 +1,81 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from chat import protocol
+from chat.protocol import ProtocolError, parse_client_frame
+
+LIMIT = 30
+
+
+def parse(text: str | None, bytes_data: bytes | None = None) -> protocol.ChatMessageIn:
+    return parse_client_frame(text, bytes_data, LIMIT)
+
+
+def test_tutorial_frame_is_a_chat_message() -> None:
+    assert parse('{"message": "hello"}').message == "hello"
+
+
+def test_type_may_be_given_explicitly() -> None:
+    assert parse('{"type": "chat.message", "message": "hi"}').message == "hi"
+
+
+def test_message_keeps_its_text_exactly() -> None:
+    text = "  <b>café</b>\n\tline two  "
+    assert parse(json.dumps({"message": text})).message == text
+
+
+@pytest.mark.parametrize(
+    ("text", "bytes_data", "code"),
+    [
+        (None, b"\x00\x01", protocol.BINARY_NOT_SUPPORTED),
+        ("{not json", None, protocol.INVALID_JSON),
+        ("", None, protocol.INVALID_JSON),
+        ('["message", "hi"]', None, protocol.INVALID_FRAME),
+        ('"hi"', None, protocol.INVALID_FRAME),
+        ("null", None, protocol.INVALID_FRAME),
+        ('{"type": "shout", "message": "hi"}', None, protocol.UNKNOWN_TYPE),
+        ('{"type": 5, "message": "hi"}', None, protocol.UNKNOWN_TYPE),
+        ('{"message": "hi", "colour": "red"}', None, protocol.UNKNOWN_FIELD),
+        ("{}", None, protocol.MISSING_FIELD),
+        ('{"message": 5}', None, protocol.INVALID_FIELD),
+        ('{"message": null}', None, protocol.INVALID_FIELD),
+        ('{"message": ["hi"]}', None, protocol.INVALID_FIELD),
+        ('{"message": ""}', None, protocol.EMPTY_MESSAGE),
+        ('{"message": " \\n\\t "}', None, protocol.EMPTY_MESSAGE),
+        (json.dumps({"message": "x" * (LIMIT + 1)}), None, protocol.MESSAGE_TOO_LONG),
+        ('{"message": "bell\\u0007"}', None, protocol.INVALID_CHARACTERS),
+        ('{"message": "nul\\u0000"}', None, protocol.INVALID_CHARACTERS),
+        ("x" * (LIMIT * 6 + 257), None, protocol.FRAME_TOO_LARGE),
+    ],
+)
+def test_bad_frames_get_a_stable_code(text: str | None, bytes_data: bytes | None, code: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse(text, bytes_data)
+    assert caught.value.code == code
+    assert caught.value.detail
+
+
+def test_message_at_the_limit_is_accepted() -> None:
+    assert parse(json.dumps({"message": "x" * LIMIT})).message == "x" * LIMIT
+
+
+def test_chat_message_frame_has_the_documented_fields() -> None:
+    created = datetime(2026, 11, 25, 12, 30, 5, 123456, tzinfo=UTC)
+    frame = protocol.chat_message(7, "hi", "ann", created)
+    assert frame == {
+        "type": "chat.message",
+        "id": 7,
+        "message": "hi",
+        "author": "ann",
+        "created": "2026-11-25T12:30:05.123Z",
+    }
+
+
+def test_error_frame() -> None:
+    assert protocol.error("invalid_json", "bad") == {"type": "error", "code": "invalid_json", "detail": "bad"}
+
+
+def test_encode_keeps_unicode_readable() -> None:
+    assert protocol.encode({"message": "café"}) == '{"message":"café"}'

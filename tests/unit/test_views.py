@@ -1,0 +1,93 @@
+import json
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def json_script(html: str, element_id: str) -> object:
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
+    assert match, f"no json_script with id {element_id}"
+    return json.loads(match.group(1))
+
+
+def test_lobby_has_the_tutorial_controls(client: Client) -> None:
+    html = client.get("/chat/").content.decode()
+    assert re.search(r'<input[^>]*id="room-name-input"[^>]*autofocus', html)
+    assert 'id="room-name-submit"' in html
+    assert 'id="display-name-input"' in html
+
+
+def test_root_leads_to_the_lobby(client: Client) -> None:
+    assert client.get("/").url == "/chat/"
+
+
+def test_a_guest_gets_a_default_name_that_sticks(client: Client) -> None:
+    first = client.get("/chat/").context["form"].initial["display_name"]
+    assert re.fullmatch(r"guest-[0-9a-f]{6}", first)
+    assert client.get("/chat/").context["form"].initial["display_name"] == first
+    assert json_script(client.get("/chat/lobby/").content.decode(), "display-name") == first
+
+
+def test_entering_a_room_remembers_the_name_and_redirects(client: Client) -> None:
+    response = client.post("/chat/", {"room_name": "lobby", "display_name": "  Ann  "})
+    assert response.status_code == 302
+    assert response.url == "/chat/lobby/"
+    assert client.session["display_name"] == "Ann"
+
+
+def test_unicode_rooms_redirect_to_an_encoded_url(client: Client) -> None:
+    response = client.post("/chat/", {"room_name": "café", "display_name": "Ann"})
+    assert response.url == "/chat/caf%C3%A9/"
+
+
+@pytest.mark.parametrize(("room", "display"), [("a b", "Ann"), ("", "Ann"), ("lobby", ""), ("lobby", "x" * 33)])
+def test_the_lobby_explains_bad_input(client: Client, room: str, display: str) -> None:
+    response = client.post("/chat/", {"room_name": room, "display_name": display})
+    assert response.status_code == 400
+    assert 'class="field-error"' in response.content.decode()
+
+
+def test_a_logged_in_user_chats_under_their_username(client: Client) -> None:
+    user = User.objects.create_user("teacher", password="pw-for-tests-only")
+    client.force_login(user)
+    assert json_script(client.get("/chat/lobby/").content.decode(), "display-name") == "teacher"
+    response = client.post("/chat/", {"room_name": "lobby", "display_name": "not me"})
+    assert response.status_code == 302
+    assert "display_name" not in client.session
+
+
+def test_room_page_has_the_tutorial_elements(client: Client) -> None:
+    html = client.get("/chat/lobby/").content.decode()
+    assert 'id="chat-log"' in html
+    assert re.search(r'<input[^>]*id="chat-message-input"[^>]*autofocus', html)
+    assert 'id="chat-message-submit"' in html
+    assert re.search(r'id="connection-status" data-state="connecting"', html)
+    assert json_script(html, "room-name") == "lobby"
+    assert 'type="module"' in html
+
+
+def test_room_names_reach_javascript_safely(client: Client) -> None:
+    html = client.get("/chat/caf%C3%A9/").content.decode()
+    assert json_script(html, "room-name") == "café"
+
+
+@pytest.mark.parametrize("path", ["/chat/a%20b/", "/chat/%3Cscript%3E/", "/chat/" + "x" * 65 + "/"])
+def test_an_invalid_room_gets_a_clear_404_page(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "No such room" in html
+    assert "<script>" not in html
+
+
+def test_a_room_url_with_spaces_around_redirects_to_the_clean_name(client: Client) -> None:
+    assert client.get("/chat/%20lobby%20/").url == "/chat/lobby/"
+
+
+def test_admin_lists_rooms_and_messages(admin_client: Client) -> None:
+    assert admin_client.get("/admin/chat/room/").status_code == 200
+    assert admin_client.get("/admin/chat/message/").status_code == 200

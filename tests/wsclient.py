@@ -1,0 +1,55 @@
+"""A small blocking WebSocket client speaking the chat protocol, for tests."""
+
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+import websocket
+
+from tests.servers import DaphneServer
+
+
+class ChatClient:
+    """One socket in one room of a live server."""
+
+    def __init__(self, server: DaphneServer, room: str, origin: str | None = None, timeout: float = 10) -> None:
+        self.url = server.ws_url(f"/ws/chat/{quote(room)}/")
+        self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout)
+
+    def send(self, message: str) -> None:
+        self.send_frame({"message": message})
+
+    def send_frame(self, frame: object) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def receive(self, timeout: float = 5) -> dict:
+        """The next frame; raises `websocket.WebSocketTimeoutException` if none comes in time."""
+        self.ws.settimeout(timeout)
+        while True:
+            opcode, payload = self.ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                raise ConnectionError(f"the server closed the socket (close code {code})")
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                return json.loads(payload)
+
+    def receive_until(self, matches: Callable[[dict], bool], timeout: float = 5) -> dict:
+        """Skip frames until one matches, within `timeout` seconds in all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.receive(max(deadline - time.monotonic(), 0.01))
+            if matches(frame):
+                return frame
+
+    def receive_message(self, text: str, timeout: float = 5) -> dict:
+        return self.receive_until(lambda f: f.get("type") == "chat.message" and f.get("message") == text, timeout)
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def __enter__(self) -> "ChatClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
