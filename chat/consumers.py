@@ -1,26 +1,34 @@
 """WebSocket consumers: thin edges that parse, call the services and send."""
 
-import logging
+import contextlib
 
+from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import protocol, services
 from chat.groups import InvalidRoomName, clean_room_name, room_group_name
 from chat.identity import display_name, new_guest_name
+from chat.models import Message
 
-logger = logging.getLogger(__name__)
+# What sending raises when the client has just gone: Daphne (through autobahn)
+# raises Disconnected; the ASGI spec asks servers for an OSError.
+SOCKET_GONE = (Disconnected, OSError)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    """One browser socket in one room (``ws/chat/<room>/``).
+    """One browser socket in one room (``ws/chat/<room>/?after=<id>``).
 
-    On connect it joins the room's Group, then sends the room's recent history.
-    Each frame it receives is saved and fanned out to the Group; each event the
-    Group delivers is written to the socket.
+    On connect it joins the room's Group, then sends history: the recent
+    messages, or with ``after`` everything newer than that id. Each frame it
+    receives is saved, acknowledged and fanned out to the Group. Each message
+    the Group delivers goes to the socket in id order, once: `delivered` is the
+    newest id this socket has, and a hole below a new id is filled from the
+    database first.
     """
 
     room_group: str | None = None
+    delivered = 0
 
     async def connect(self) -> None:
         try:
@@ -32,14 +40,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room = await services.aget_or_create_room(room_name)
         self.room_group = room_group_name(room_name)
         # Join before reading history: a message saved in between then arrives
-        # both ways, and `chat_message` drops the copy, where reading first
-        # would lose it.
+        # both ways and the live copy is dropped, where reading first would lose it.
         await self.channel_layer.group_add(self.room_group, self.channel_name)
         await self.accept()
-        history = await services.arecent_messages(self.room)
-        for message in history:
-            await self.send_frame(services.message_frame(message))
-        self.newest_in_history = history[-1].room_message_id if history else 0
+        try:
+            after = protocol.parse_after(self.scope.get("query_string", b""))
+        except protocol.ProtocolError as exc:
+            await self.send_frame(protocol.error(exc.code, exc.detail))
+            after = None
+        if after is None:
+            await self.deliver(await services.arecent_messages(self.room))
+        else:
+            # An id beyond the room's newest (a database reset since) must not hide new messages.
+            self.delivered = min(after, self.room.last_message_id)
+            await self.deliver(
+                await services.arecent_messages(self.room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
+            )
 
     async def disconnect(self, code: int) -> None:
         if self.room_group:
@@ -51,16 +67,40 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except protocol.ProtocolError as exc:
             await self.send_frame(protocol.error(exc.code, exc.detail))
             return
-        await services.apost_message(self.room, self.author, frame.message)
+        message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
+        if frame.client_id is not None:
+            await self.send_frame(protocol.ack(frame.client_id, message.room_message_id))
 
     async def chat_message(self, event: dict) -> None:
         """A message said in the room, delivered through the Group."""
-        if event["id"] <= self.newest_in_history:
+        message_id = event["id"]
+        if message_id <= self.delivered:
             return
+        if message_id > self.delivered + 1:
+            # Lost on the way (a full queue) or overtaken by a later one from
+            # another process; either way it is in the database by now.
+            await self.deliver(await services.amessages_between(self.room, self.delivered, message_id))
         await self.send_frame(event)
+        self.delivered = message_id
+
+    async def layer_recovered(self, event: dict) -> None:
+        """The channel layer is back after an outage: send what was said meanwhile."""
+        await self.deliver(
+            await services.arecent_messages(self.room, limit=settings.CHAT_CATCH_UP_LIMIT, after=self.delivered)
+        )
+
+    async def deliver(self, messages: list[Message]) -> None:
+        """Send stored messages (oldest first) that this socket doesn't have yet."""
+        for message in messages:
+            if message.room_message_id > self.delivered:
+                await self.send_frame(services.message_frame(message))
+                self.delivered = message.room_message_id
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=protocol.encode(frame))
+        # The client may have closed while this frame was on its way; the
+        # disconnect event follows and cleans up. Not an error of the server's.
+        with contextlib.suppress(*SOCKET_GONE):
+            await self.send(text_data=protocol.encode(frame))
 
     async def refuse(self, code: str, detail: str) -> None:
         """Tell the client why, then close with an application close code rather than a server error."""

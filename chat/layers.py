@@ -1,10 +1,131 @@
-"""Facts about the configured channel layer, for people reading the logs."""
+"""The channel layer: a Redis layer that rides out Redis outages, and a start-up note.
 
+`ResilientRedisChannelLayer` is channels-redis's `RedisChannelLayer` with one
+promise added: losing Redis never takes a socket down. While Redis is away,
+receiving waits instead of raising (the tutorial's consumers die with 1011),
+group changes and group sends are remembered; when Redis answers again this
+process rejoins its groups (a restarted Redis has forgotten them), sends what
+was queued, and hands each of its channels a ``layer.recovered`` event so
+consumers can fetch from the database whatever they missed.
+"""
+
+import asyncio
+import collections
+import contextlib
 import logging
 
+import redis.exceptions
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+LAYER_RECOVERED = "layer.recovered"
+
+
+class ResilientRedisChannelLayer(RedisChannelLayer):
+    """A `RedisChannelLayer` whose sockets survive a Redis restart; see the module docstring."""
+
+    def __init__(self, *args, retry_delay_max: float = 2.0, pending_send_limit: int = 10_000, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_delay_max = retry_delay_max
+        # This process's memberships, to rejoin after Redis lost them.
+        self._groups_by_channel: dict[str, set[str]] = collections.defaultdict(set)
+        # Group sends that failed, oldest first; past the limit the oldest go (catch-up covers them).
+        self._pending_sends: collections.deque[tuple[str, dict]] = collections.deque(maxlen=pending_send_limit)
+        self._recovery: asyncio.Task | None = None
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self._groups_by_channel[channel].add(group)
+        try:
+            await super().group_add(group, channel)
+        except REDIS_ERRORS as exc:
+            self._start_recovery(exc)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        groups = self._groups_by_channel.get(channel)
+        if groups is not None:
+            groups.discard(group)
+            if not groups:
+                del self._groups_by_channel[channel]
+        try:
+            await super().group_discard(group, channel)
+        except REDIS_ERRORS as exc:
+            # Redis drops the stale membership itself after group_expiry.
+            self._start_recovery(exc)
+
+    async def group_send(self, group: str, message: dict) -> None:
+        try:
+            await super().group_send(group, message)
+        except REDIS_ERRORS as exc:
+            self._pending_sends.append((group, message))
+            self._start_recovery(exc)
+
+    async def receive(self, channel: str) -> dict:
+        while True:
+            try:
+                return await super().receive(channel)
+            except REDIS_ERRORS as exc:
+                self._start_recovery(exc)
+                # Shielded: a consumer that goes away must not cancel the recovery the others wait for.
+                await asyncio.shield(self._recovery)
+
+    async def _clean_receive_backup(self, index: int, channel: str) -> None:
+        # channels-redis runs this as a task nobody awaits, so a lost Redis would
+        # surface as "Task exception was never retrieved" with a traceback. If the
+        # entry survives, its message may come again; consumers drop doubles.
+        with contextlib.suppress(*REDIS_ERRORS):
+            await super()._clean_receive_backup(index, channel)
+
+    @property
+    def recovering(self) -> bool:
+        return self._recovery is not None and not self._recovery.done()
+
+    def _start_recovery(self, error: Exception) -> None:
+        if self.recovering:
+            return
+        logger.warning("Redis is unreachable (%s). Sockets stay open; retrying until it answers.", error)
+        self._recovery = asyncio.ensure_future(self._recover())
+
+    async def _recover(self) -> None:
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._restore()
+                break
+            except REDIS_ERRORS:
+                delay = min(delay * 2, self.retry_delay_max)
+        logger.warning("Redis answers again: rejoined the groups of %d channels.", len(self._groups_by_channel))
+
+    async def _restore(self) -> None:
+        for index in range(self.ring_size):
+            await self.connection(index).ping()
+        for channel, groups in list(self._groups_by_channel.items()):
+            for group in list(groups):
+                await super().group_add(group, channel)
+        while self._pending_sends:
+            group, message = self._pending_sends[0]
+            await super().group_send(group, message)
+            self._pending_sends.popleft()
+        await self._announce_recovery()
+
+    async def _announce_recovery(self) -> None:
+        """Send `LAYER_RECOVERED` to every channel of this process, as one message through Redis.
+
+        Through Redis rather than into local buffers: a receive() blocked on
+        Redis reads only what Redis hands it.
+        """
+        channels = list(self._groups_by_channel)
+        if not channels:
+            return
+        group = f"recovered.{self.client_prefix}"
+        for channel in channels:
+            await super().group_add(group, channel)
+        await super().group_send(group, {"type": LAYER_RECOVERED})
+        await self.connection(self.consistent_hash(group)).delete(self._group_key(group))
 
 
 def log_layer_mode() -> None:

@@ -28,11 +28,19 @@ class Message(models.Model):
     author = models.CharField(max_length=64)
     text = models.TextField()
     created = models.DateTimeField(default=timezone.now)
+    client_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="The sender's id for this message, so a resend is stored once."
+    )
 
     class Meta:
         ordering = ["room", "room_message_id"]
         constraints = [
             models.UniqueConstraint(fields=["room", "room_message_id"], name="chat_message_unique_id_per_room"),
+            models.UniqueConstraint(
+                fields=["room", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="chat_message_unique_client_id_per_room",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,12 +3,16 @@
 Client to server, one JSON object per text frame::
 
     {"message": "hello"}                          # "type" may be left out
-    {"type": "chat.message", "message": "hello"}
+    {"type": "chat.message", "message": "hello", "client_id": "k3x9..."}
 
 Server to client::
 
     {"type": "chat.message", "id": 7, "message": "hello", "author": "ann", "created": "2026-...Z"}
+    {"type": "ack", "client_id": "k3x9...", "id": 7}
     {"type": "error", "code": "message_too_long", "detail": "..."}
+
+The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
+server sends only what it missed.
 
 docs/protocol.md is the reference; keep the two in step.
 """
@@ -18,8 +22,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 CHAT_MESSAGE = "chat.message"
+ACK = "ack"
 ERROR = "error"
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
@@ -37,11 +43,13 @@ INVALID_FIELD = "invalid_field"
 EMPTY_MESSAGE = "empty_message"
 MESSAGE_TOO_LONG = "message_too_long"
 INVALID_CHARACTERS = "invalid_characters"
+INVALID_QUERY = "invalid_query"
 INVALID_ROOM = "invalid_room"
 NOT_FOUND = "not_found"
 
 # C0 and C1 control characters, except tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ProtocolError(Exception):
@@ -58,6 +66,7 @@ class ChatMessageIn:
     """A message a client wants to say in its room."""
 
     message: str
+    client_id: str | None = None
 
 
 def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> ChatMessageIn:
@@ -78,7 +87,7 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
     frame_type = data.get("type", CHAT_MESSAGE)
     if frame_type != CHAT_MESSAGE:
         raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
-    unknown = sorted(set(data) - {"type", "message"})
+    unknown = sorted(set(data) - {"type", "message", "client_id"})
     if unknown:
         raise ProtocolError(UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
     if "message" not in data:
@@ -93,7 +102,23 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
         raise ProtocolError(MESSAGE_TOO_LONG, f"The message is longer than {max_length} characters.")
     if _CONTROL.search(message):
         raise ProtocolError(INVALID_CHARACTERS, "The message holds control characters.")
-    return ChatMessageIn(message=message)
+
+    client_id = data.get("client_id")
+    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+        raise ProtocolError(
+            INVALID_FIELD, 'The "client_id" field must be 1 to 64 letters, digits, hyphens or underscores.'
+        )
+    return ChatMessageIn(message=message, client_id=client_id)
+
+
+def parse_after(query_string: bytes) -> int | None:
+    """The ``after`` id from the socket URL's query string, or None; raises `ProtocolError` if malformed."""
+    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("after")
+    if not values:
+        return None
+    if not values[-1].isascii() or not values[-1].isdigit() or len(values[-1]) > 18:
+        raise ProtocolError(INVALID_QUERY, '"after" in the socket URL must be a message id: a whole number.')
+    return int(values[-1])
 
 
 def format_time(moment: datetime) -> str:
@@ -104,6 +129,11 @@ def format_time(moment: datetime) -> str:
 def chat_message(message_id: int, text: str, author: str, created: datetime) -> dict[str, Any]:
     """The ``chat.message`` frame, which is also the channel-layer event that carries it."""
     return {"type": CHAT_MESSAGE, "id": message_id, "message": text, "author": author, "created": format_time(created)}
+
+
+def ack(client_id: str, message_id: int) -> dict[str, Any]:
+    """The ``ack`` frame: the message with this client id is stored under this id."""
+    return {"type": ACK, "client_id": client_id, "id": message_id}
 
 
 def error(code: str, detail: str) -> dict[str, Any]:

@@ -23,24 +23,36 @@ def get_or_create_room(name: str) -> Room:
     return room
 
 
-def recent_messages(room: Room, limit: int | None = None) -> list[Message]:
-    """The room's newest messages, oldest first."""
+def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> list[Message]:
+    """The room's newest messages (at most `limit`, all newer than id `after`), oldest first."""
     limit = settings.CHAT_HISTORY_LENGTH if limit is None else limit
-    newest = list(room.messages.order_by("-room_message_id")[:limit])
+    newest = list(room.messages.filter(room_message_id__gt=after).order_by("-room_message_id")[:limit])
     newest.reverse()
     return newest
 
 
-@transaction.atomic
-def save_message(room: Room, author: str, text: str) -> Message:
-    """Store a message under the room's next id.
+def messages_between(room: Room, after: int, before: int) -> list[Message]:
+    """The room's messages with ids strictly between `after` and `before`, oldest first."""
+    return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
 
-    Bumping the room's counter locks the room's row until commit, so ids in a
-    room follow commit order even with many processes writing at once.
+
+@transaction.atomic
+def save_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
+    """Store a message under the room's next id; a client id already stored returns that message instead.
+
+    Locking the room's row until commit means ids in a room follow commit order
+    and have no holes, even with many processes writing at once.
     """
+    locked = Room.objects.select_for_update().get(pk=room.pk)
+    if client_id:
+        existing = locked.messages.filter(client_id=client_id).first()
+        if existing is not None:
+            return existing
     Room.objects.filter(pk=room.pk).update(last_message_id=F("last_message_id") + 1)
-    message_id = Room.objects.values_list("last_message_id", flat=True).get(pk=room.pk)
-    return Message.objects.create(room=room, room_message_id=message_id, author=author, text=text)
+    message_id = locked.last_message_id + 1
+    return Message.objects.create(
+        room=room, room_message_id=message_id, author=author, text=text, client_id=client_id or ""
+    )
 
 
 def message_frame(message: Message) -> dict:
@@ -53,19 +65,24 @@ async def apublish(room_name: str, frame: dict) -> None:
     await get_channel_layer().group_send(room_group_name(room_name), frame)
 
 
-async def apost_message(room: Room, author: str, text: str) -> Message:
-    """Save a message, then fan it out to the room. Saved first, so history never misses a delivered message."""
-    message = await database_sync_to_async(save_message)(room, author, text)
+async def apost_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
+    """Save a message, then fan it out to the room. Saved first, so history never misses a delivered message.
+
+    A resend (same `client_id`) is published again: it may be the original's
+    publication that was lost, and sockets drop ids they already have.
+    """
+    message = await database_sync_to_async(save_message)(room, author, text, client_id)
     await apublish(room.name, message_frame(message))
     return message
 
 
-def post_message(room: Room, author: str, text: str) -> Message:
+def post_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
     """`apost_message` for sync code: views, signals, management commands."""
-    message = save_message(room, author, text)
+    message = save_message(room, author, text, client_id)
     async_to_sync(apublish)(room.name, message_frame(message))
     return message
 
 
 aget_or_create_room = database_sync_to_async(get_or_create_room)
 arecent_messages = database_sync_to_async(recent_messages)
+amessages_between = database_sync_to_async(messages_between)

@@ -123,7 +123,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis's layer, made to ride out Redis restarts (chat/layers.py).
+            "BACKEND": "chat.layers.ResilientRedisChannelLayer",
             "CONFIG": {
                 # Hosts as dicts, so the connection options reach redis-py. Its
                 # default socket timeout (5 s in redis-py 8) would end the layer's
@@ -136,12 +137,21 @@ if REDIS_URL:
                         "socket_keepalive": True,
                     }
                 ],
+                # Messages waiting in Redis for one Daphne process (all its sockets
+                # share one queue): the default 100 drops live messages as soon as a
+                # busy room bursts. 1,000 holds a class of 200 sending five each.
+                "capacity": 1000,
+                # A message not picked up in 60 s is dropped; consumers then fetch it
+                # from the database when the next one shows the gap.
+                "expiry": 60,
             },
         }
     }
 else:
     # One process only: messages never leave it. Fine for `make run` and tests.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -167,13 +177,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 # Until collectstatic has filled STATIC_ROOT the finders serve everything, so
 # WhiteNoise's warning that the folder is missing says nothing useful.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The chat's own knobs.
 CHAT_HISTORY_LENGTH = env_int("CHAT_HISTORY_LENGTH", 50)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 2000)
+CHAT_CATCH_UP_LIMIT = env_int("CHAT_CATCH_UP_LIMIT", 1000)
 
 LOGGING = {
     "version": 1,

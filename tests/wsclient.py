@@ -13,9 +13,14 @@ from tests.servers import DaphneServer
 class ChatClient:
     """One socket in one room of a live server."""
 
-    def __init__(self, server: DaphneServer, room: str, origin: str | None = None, timeout: float = 10) -> None:
-        self.url = server.ws_url(f"/ws/chat/{quote(room)}/")
+    def __init__(
+        self, server: DaphneServer, room: str, origin: str | None = None, after: int | None = None, timeout: float = 10
+    ) -> None:
+        query = "" if after is None else f"?after={after}"
+        self.url = server.ws_url(f"/ws/chat/{quote(room)}/{query}")
         self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout)
+        # Every chat.message received, in arrival order, to check for loss, doubles and order.
+        self.messages: list[dict] = []
 
     def send(self, message: str) -> None:
         self.send_frame({"message": message})
@@ -32,7 +37,10 @@ class ChatClient:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
                 raise ConnectionError(f"the server closed the socket (close code {code})")
             if opcode == websocket.ABNF.OPCODE_TEXT:
-                return json.loads(payload)
+                frame = json.loads(payload)
+                if frame.get("type") == "chat.message":
+                    self.messages.append(frame)
+                return frame
 
     def receive_until(self, matches: Callable[[dict], bool], timeout: float = 5) -> dict:
         """Skip frames until one matches, within `timeout` seconds in all."""
@@ -43,7 +51,20 @@ class ChatClient:
                 return frame
 
     def receive_message(self, text: str, timeout: float = 5) -> dict:
+        """The chat.message with this text: one received already (while waiting for something else) or the next."""
+        for frame in self.messages:
+            if frame["message"] == text:
+                return frame
         return self.receive_until(lambda f: f.get("type") == "chat.message" and f.get("message") == text, timeout)
+
+    def post(self, message: str, client_id: str, timeout: float = 5) -> int:
+        """Send with a client id and wait for the ack; returns the stored id."""
+        self.send_frame({"message": message, "client_id": client_id})
+        ack = self.receive_until(lambda f: f.get("type") == "ack" and f.get("client_id") == client_id, timeout)
+        return ack["id"]
+
+    def ids(self) -> list[int]:
+        return [frame["id"] for frame in self.messages]
 
     def close(self) -> None:
         self.ws.close()

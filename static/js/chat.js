@@ -12,34 +12,63 @@ const errorBox = document.getElementById("chat-error");
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
-function renderMessage(frame) {
-  const item = document.createElement("li");
-  item.className = frame.author === myName ? "message own" : "message";
-  item.dataset.id = String(frame.id);
+// Messages typed but not yet acknowledged, by client id; resent on every reconnect.
+const outbox = new Map();
+let newestId = 0;
 
-  const author = document.createElement("span");
-  author.className = "author";
-  author.textContent = frame.author;
+function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function renderMessage({ author, created, message }) {
+  const item = document.createElement("li");
+  item.className = author === myName ? "message own" : "message";
+
+  const authorElement = document.createElement("span");
+  authorElement.className = "author";
+  authorElement.textContent = author;
 
   const time = document.createElement("time");
-  time.dateTime = frame.created;
-  time.textContent = timeFormat.format(new Date(frame.created));
+  time.dateTime = created;
+  time.textContent = timeFormat.format(new Date(created));
 
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = frame.message;
+  text.textContent = message;
 
-  item.append(author, " ", time, " ", text);
+  item.append(authorElement, " ", time, " ", text);
   return item;
 }
 
-// Messages stay in id order and appear once, however they arrive.
-function addMessage(frame) {
-  if (!Number.isInteger(frame.id) || log.querySelector(`li[data-id="${frame.id}"]`)) return;
+// Stored messages stay in id order, each once, ahead of any still pending.
+function place(item, id) {
+  item.dataset.id = String(id);
+  const later = [...log.children].find((other) => !other.dataset.id || Number(other.dataset.id) > id);
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  const later = [...log.children].find((item) => Number(item.dataset.id) > frame.id);
-  log.insertBefore(renderMessage(frame), later ?? null);
-  if (nearBottom || frame.author === myName) log.scrollTop = log.scrollHeight;
+  log.insertBefore(item, later ?? null);
+  newestId = Math.max(newestId, id);
+  if (nearBottom || item.classList.contains("own")) log.scrollTop = log.scrollHeight;
+}
+
+function hasMessage(id) {
+  return log.querySelector(`li[data-id="${id}"]`) !== null;
+}
+
+function addMessage(frame) {
+  if (!Number.isInteger(frame.id) || hasMessage(frame.id)) return;
+  place(renderMessage(frame), frame.id);
+}
+
+function acknowledge(frame) {
+  const pending = outbox.get(frame.client_id);
+  if (!pending) return;
+  outbox.delete(frame.client_id);
+  pending.item.remove();
+  if (!hasMessage(frame.id)) {
+    const item = renderMessage({ author: myName, created: new Date().toISOString(), message: pending.message });
+    place(item, frame.id);
+  }
 }
 
 function showError(frame) {
@@ -47,23 +76,40 @@ function showError(frame) {
   errorBox.hidden = false;
 }
 
+function sendMessage(clientId, message) {
+  connection.send({ message, client_id: clientId });
+}
+
 const handlers = {
   "chat.message": addMessage,
+  ack: acknowledge,
   error: showError,
 };
 
-const connection = new RoomConnection(roomName, document.getElementById("connection-status"), (frame) => {
-  handlers[frame.type]?.(frame); // Frame types this page doesn't know are ignored.
+const connection = new RoomConnection({
+  roomName,
+  statusElement: document.getElementById("connection-status"),
+  retryButton: document.getElementById("connection-retry"),
+  onFrame: (frame) => handlers[frame.type]?.(frame), // Frame types this page doesn't know are ignored.
+  onOpen: () => outbox.forEach(({ message }, clientId) => sendMessage(clientId, message)),
+  lastId: () => newestId,
 });
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  const text = input.value;
-  if (!text.trim()) return;
-  if (connection.send({ message: text })) {
-    input.value = "";
-    errorBox.hidden = true;
-  }
+  const message = input.value;
+  if (!message.trim()) return;
+  const clientId = newClientId();
+  const item = renderMessage({ author: myName, created: new Date().toISOString(), message });
+  item.classList.add("pending");
+  item.dataset.clientId = clientId;
+  item.title = "Not sent yet: it goes out when the connection is back.";
+  log.append(item);
+  log.scrollTop = log.scrollHeight;
+  outbox.set(clientId, { message, item });
+  sendMessage(clientId, message);
+  input.value = "";
+  errorBox.hidden = true;
   input.focus();
 });
 

@@ -1,32 +1,79 @@
-// The room's WebSocket, and the #connection-status element that shows its state.
+// The room's WebSocket: opens it, shows its state in #connection-status, and
+// reconnects by itself with exponential backoff and jitter when it drops.
 
 const CLOSE_NOT_FOUND = 4404;
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 10000;
 
-export function roomSocketUrl(roomName, location = window.location) {
+export function roomSocketUrl(roomName, after, location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws/chat/${encodeURIComponent(roomName)}/`;
+  const query = after > 0 ? `?after=${after}` : "";
+  return `${scheme}//${location.host}/ws/chat/${encodeURIComponent(roomName)}/${query}`;
+}
+
+// The wait before reconnect attempt number `attempt` (0, 1, 2, ...): doubling
+// up to the cap, then a random part of it, so a restarted server isn't hit by
+// every client in the same instant.
+export function reconnectDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** attempt);
+  return ceiling / 2 + random() * (ceiling / 2);
 }
 
 export class RoomConnection {
-  constructor(roomName, statusElement, onFrame) {
-    this.url = roomSocketUrl(roomName);
+  // lastId() gives the newest message id the page holds, sent as ?after= so
+  // the server replays only what was missed; onOpen runs on every (re)connect.
+  constructor({ roomName, statusElement, retryButton, onFrame, onOpen, lastId }) {
+    this.roomName = roomName;
     this.statusElement = statusElement;
+    this.retryButton = retryButton;
     this.onFrame = onFrame;
+    this.onOpen = onOpen;
+    this.lastId = lastId;
     this.socket = null;
+    this.attempt = 0;
+    this.timers = [];
+    retryButton.addEventListener("click", () => this.open());
+    window.addEventListener("online", () => this.socket === null && this.open());
   }
 
   open() {
+    this.clearTimers();
+    this.retryButton.hidden = true;
     this.showState("connecting", "Connecting…");
-    const socket = new WebSocket(this.url);
-    socket.addEventListener("open", () => this.showState("open", "Connected"));
+    const socket = new WebSocket(roomSocketUrl(this.roomName, this.lastId()));
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.showState("open", "Connected");
+      this.onOpen();
+    });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", (event) => {
-      const why = event.code === CLOSE_NOT_FOUND
-        ? "Disconnected: the server refused this room."
-        : "Disconnected. Reload the page to reconnect.";
-      this.showState("closed", why);
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (event.code === CLOSE_NOT_FOUND) {
+        this.showState("closed", "Disconnected: the server refused this room.");
+      } else {
+        this.scheduleReconnect();
+      }
     });
     this.socket = socket;
+  }
+
+  scheduleReconnect() {
+    const due = Date.now() + reconnectDelay(this.attempt);
+    this.attempt += 1;
+    const countdown = () => {
+      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+      this.showState("closed", `Disconnected. Reconnecting in ${seconds} s…`);
+    };
+    countdown();
+    this.retryButton.hidden = false;
+    this.timers.push(setInterval(countdown, 1000), setTimeout(() => this.open(), due - Date.now()));
+  }
+
+  clearTimers() {
+    for (const timer of this.timers) clearTimeout(timer); // clearTimeout clears intervals too
+    this.timers = [];
   }
 
   receive(data) {
@@ -39,7 +86,7 @@ export class RoomConnection {
     if (frame && typeof frame === "object") this.onFrame(frame);
   }
 
-  // Returns whether the frame went out, so the caller can keep unsent text.
+  // Returns whether the frame went out; while disconnected it did not.
   send(frame) {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(frame));

@@ -63,3 +63,12 @@ class ChatPage:
             lambda d: next((m for m in self.messages() if m["text"] == text), None),
             f"{text!r} did not appear within {timeout} s",
         )
+
+    def status_text(self) -> str:
+        return self.driver.find_element(By.ID, "connection-status").text
+
+    def wait_for_state(self, state: str, timeout: float = 10) -> None:
+        self.wait(timeout).until(lambda d: self.connection_state() == state, f"the status never became {state!r}")
+
+    def pending_texts(self) -> list[str]:
+        return [item.text for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li.pending .text")]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, start_cluster
+from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]
@@ -71,16 +71,3 @@ def test_the_lobby_takes_a_name_and_a_room(daphne_cluster: DaphneCluster, browse
     assert ann.driver.switch_to.active_element.get_attribute("id") == "chat-message-input"
     ann.say("hello")
     assert ann.wait_for_message("hello")["author"] == "Ann"
-
-
-def test_the_status_shows_when_the_server_goes_away(tmp_path: Path, server_database: str, browsers: Browsers) -> None:
-    solo = start_cluster(tmp_path, 1, server_database, redis_url="")
-    try:
-        ann = browsers()
-        ann.open_room(solo[0], "status")
-        assert ann.driver.find_element(By.ID, "connection-status").text == "Connected"
-        solo[0].stop()
-        ann.wait().until(lambda d: ann.connection_state() == "closed", "the page never showed the socket closed")
-        assert "Disconnected" in ann.driver.find_element(By.ID, "connection-status").text
-    finally:
-        solo.stop()

@@ -4,6 +4,7 @@ import json
 from urllib.parse import quote
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -195,3 +196,25 @@ async def test_a_missing_origin_is_refused() -> None:
     communicator = WebsocketCommunicator(application, "/ws/chat/lobby/")
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def test_a_client_gone_before_its_ack_is_no_server_error() -> None:
+    # Daphne raises Disconnected when a frame is sent in the moment between a
+    # client's close and the consumer hearing of it; that is the client's doing.
+    closing = False
+
+    async def daphne_like(scope: dict, receive: object, send: object) -> None:
+        async def send_or_fail(message: dict) -> None:
+            if closing and message["type"] == "websocket.send":
+                raise Disconnected("Attempt to send on a closed protocol")
+            await send(message)
+
+        return await application(scope, receive, send_or_fail)
+
+    communicator = WebsocketCommunicator(daphne_like, "/ws/chat/lobby/", headers=[ORIGIN])
+    assert (await communicator.connect())[0]
+    closing = True
+    await communicator.send_json_to({"message": "last words", "client_id": "gone"})
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert await stored_texts("lobby") == ["last words"]
+    await communicator.disconnect()  # raises here if the consumer crashed

@@ -79,3 +79,33 @@ def test_error_frame() -> None:
 
 def test_encode_keeps_unicode_readable() -> None:
     assert protocol.encode({"message": "café"}) == '{"message":"café"}'
+
+
+def test_a_client_id_may_come_with_a_message() -> None:
+    frame = parse('{"message": "hi", "client_id": "a1-B_2"}')
+    assert (frame.message, frame.client_id) == ("hi", "a1-B_2")
+    assert parse('{"message": "hi"}').client_id is None
+    assert parse('{"message": "hi", "client_id": null}').client_id is None
+
+
+@pytest.mark.parametrize("client_id", ["", "x" * 65, "has space", 5, ["a"], "é"])
+def test_a_bad_client_id_is_refused(client_id: object) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse(json.dumps({"message": "hi", "client_id": client_id}))
+    assert caught.value.code == protocol.INVALID_FIELD
+
+
+@pytest.mark.parametrize(("query", "after"), [(b"", None), (b"after=0", 0), (b"after=42", 42), (b"x=1&after=7", 7)])
+def test_after_is_read_from_the_query_string(query: bytes, after: int | None) -> None:
+    assert protocol.parse_after(query) == after
+
+
+@pytest.mark.parametrize("query", [b"after=", b"after=-1", b"after=abc", b"after=1.5", b"after=" + b"9" * 19])
+def test_a_bad_after_is_refused(query: bytes) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_after(query)
+    assert caught.value.code == protocol.INVALID_QUERY
+
+
+def test_ack_frame() -> None:
+    assert protocol.ack("abc", 7) == {"type": "ack", "client_id": "abc", "id": 7}

@@ -58,3 +58,37 @@ def test_sync_post_message_reaches_the_group() -> None:
     services.post_message(services.get_or_create_room("lobby"), "system", "announcement")
     assert async_to_sync(layer.receive)(channel)["message"] == "announcement"
     assert Message.objects.get().text == "announcement"
+
+
+def test_a_client_id_is_stored_once_per_room() -> None:
+    room = services.get_or_create_room("lobby")
+    first = services.save_message(room, "ann", "hi", client_id="c1")
+    again = services.save_message(room, "ann", "hi", client_id="c1")
+    assert again.pk == first.pk
+    assert Message.objects.count() == 1
+    room.refresh_from_db()
+    assert room.last_message_id == 1, "a resend must not use up an id"
+    other_room = services.get_or_create_room("other")
+    assert services.save_message(other_room, "ann", "hi", client_id="c1").pk != first.pk
+
+
+def test_messages_without_a_client_id_are_never_merged() -> None:
+    room = services.get_or_create_room("lobby")
+    services.save_message(room, "ann", "hi")
+    services.save_message(room, "ann", "hi")
+    assert Message.objects.count() == 2
+
+
+def test_recent_messages_after_an_id() -> None:
+    room = services.get_or_create_room("lobby")
+    for number in range(1, 11):
+        services.save_message(room, "ann", str(number))
+    assert [m.room_message_id for m in services.recent_messages(room, limit=100, after=7)] == [8, 9, 10]
+    assert [m.room_message_id for m in services.recent_messages(room, limit=2, after=3)] == [9, 10]
+
+
+def test_messages_between_two_ids() -> None:
+    room = services.get_or_create_room("lobby")
+    for number in range(1, 11):
+        services.save_message(room, "ann", str(number))
+    assert [m.room_message_id for m in services.messages_between(room, 3, 7)] == [4, 5, 6]

@@ -1,0 +1,68 @@
+"""`ResilientRedisChannelLayer` against a redis-server of its own, stopped and started at will."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chat.layers import LAYER_RECOVERED, ResilientRedisChannelLayer
+from tests.servers import RedisServer, free_port
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def new_layer(url: str) -> ResilientRedisChannelLayer:
+    return ResilientRedisChannelLayer(hosts=[{"address": url, "socket_timeout": None, "socket_connect_timeout": 2}])
+
+
+async def test_group_send_during_an_outage_is_queued_and_delivered_after(private_redis: RedisServer) -> None:
+    layer = new_layer(private_redis.url)
+    channel = await layer.new_channel()
+    await layer.group_add("room", channel)
+
+    private_redis.stop()
+    await layer.group_send("room", {"type": "chat.message", "id": 1})  # must not raise
+    assert layer.recovering
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.3)
+    assert not receiving.done(), "receive must wait for Redis, not fail"
+
+    await asyncio.to_thread(private_redis.start)  # a fresh Redis: it has forgotten the group
+    async with asyncio.timeout(10):
+        first = await receiving
+        second = await layer.receive(channel)
+    assert {first["type"], second["type"]} == {"chat.message", LAYER_RECOVERED}
+    assert not layer.recovering
+
+    # The membership was restored in the new Redis: live sends reach the channel again.
+    await layer.group_send("room", {"type": "chat.message", "id": 2})
+    async with asyncio.timeout(5):
+        assert (await layer.receive(channel))["id"] == 2
+    await layer.flush()
+
+
+async def test_group_changes_during_an_outage_do_not_raise(private_redis: RedisServer) -> None:
+    layer = new_layer(private_redis.url)
+    channel = await layer.new_channel()
+    private_redis.stop()
+    await layer.group_add("room", channel)
+    await layer.group_discard("room", channel)
+    await layer.group_add("other", channel)
+    await asyncio.to_thread(private_redis.start)
+    async with asyncio.timeout(10):
+        assert (await layer.receive(channel))["type"] == LAYER_RECOVERED
+    await layer.group_send("other", {"type": "chat.message", "id": 1})
+    async with asyncio.timeout(5):
+        assert (await layer.receive(channel))["id"] == 1
+
+
+async def test_cleaning_a_receive_backup_on_a_dead_redis_does_not_raise() -> None:
+    layer = new_layer(f"redis://127.0.0.1:{free_port()}/0")
+    await layer._clean_receive_backup(0, "asgi:specific.x!")

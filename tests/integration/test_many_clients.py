@@ -1,0 +1,60 @@
+"""A whole class in one room across two Daphne processes: every message reaches everyone, once, in order."""
+
+import asyncio
+import json
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import DaphneCluster
+from tests.servers import DaphneServer
+
+LISTENERS = 100
+SENDERS = 2
+MESSAGES_PER_SENDER = 100
+TOTAL = SENDERS * MESSAGES_PER_SENDER
+
+
+async def open_socket(server: DaphneServer, room: str) -> ClientConnection:
+    return await connect(server.ws_url(f"/ws/chat/{quote(room)}/"), origin=server.origin, max_queue=None)
+
+
+async def collect_ids(ws: ClientConnection) -> list[int]:
+    ids: list[int] = []
+    while len(ids) < TOTAL:
+        frame = json.loads(await ws.recv())
+        if frame["type"] == "chat.message":
+            ids.append(frame["id"])
+    return ids
+
+
+async def send_paced_by_acks(ws: ClientConnection, name: str) -> None:
+    """Send one message at a time, each after the server acknowledged the one before, as the page does."""
+    for number in range(MESSAGES_PER_SENDER):
+        client_id = f"{name}-{number}"
+        await ws.send(json.dumps({"message": f"{name} {number}", "client_id": client_id}))
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "ack" and frame["client_id"] == client_id:
+                break
+
+
+async def class_conversation(cluster: DaphneCluster, room: str) -> list[list[int]]:
+    listeners = [await open_socket(cluster[index % 2], room) for index in range(LISTENERS)]
+    senders = [await open_socket(cluster[index % 2], room) for index in range(SENDERS)]
+    try:
+        collecting = [asyncio.create_task(collect_ids(ws)) for ws in listeners]
+        async with asyncio.timeout(90):
+            await asyncio.gather(*(send_paced_by_acks(ws, f"sender{index}") for index, ws in enumerate(senders)))
+            return await asyncio.gather(*collecting)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in listeners + senders))
+
+
+def test_100_clients_on_two_processes_get_200_messages_each_exactly_once_in_order(
+    cluster: DaphneCluster, room_name: str
+) -> None:
+    received = asyncio.run(class_conversation(cluster, room_name))
+    assert len(received) == LISTENERS
+    for ids in received:
+        assert ids == list(range(1, TOTAL + 1))
