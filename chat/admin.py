@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from chat import services
 from chat.models import Message, Room
 
 
@@ -17,3 +18,10 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["text", "author"]
     list_select_related = ["room"]
     readonly_fields = ["room", "room_message_id", "created"]
+
+    # Deleting here also takes the messages off every open page.
+    def delete_model(self, request, obj: Message) -> None:
+        services.delete_messages([obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        services.delete_messages(list(queryset.select_related("room")))

@@ -1,15 +1,19 @@
 """WebSocket consumers: thin edges that parse, call the services and send."""
 
 import contextlib
+import logging
 
 from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
-from chat import protocol, services
+from chat import limits, protocol, services
 from chat.groups import InvalidRoomName, clean_room_name, room_group_name
 from chat.identity import display_name, new_guest_name
 from chat.models import Message
+
+logger = logging.getLogger(__name__)
 
 # What sending raises when the client has just gone: Daphne (through autobahn)
 # raises Disconnected; the ASGI spec asks servers for an OSError.
@@ -21,13 +25,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     On connect it joins the room's Group, then sends history: the recent
     messages, or with ``after`` everything newer than that id. Each frame it
-    receives is saved, acknowledged and fanned out to the Group. Each message
-    the Group delivers goes to the socket in id order, once: `delivered` is the
-    newest id this socket has, and a hole below a new id is filled from the
-    database first.
+    receives is checked, saved, acknowledged and fanned out to the Group. Each
+    message the Group delivers goes to the socket in id order, once:
+    `delivered` is the newest id this socket has, and a hole below a new id is
+    filled from the database first.
     """
 
     room_group: str | None = None
+    client_address: str | None = None
     delivered = 0
 
     async def connect(self) -> None:
@@ -36,7 +41,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except InvalidRoomName as exc:
             await self.refuse(protocol.INVALID_ROOM, str(exc))
             return
-        self.author = display_name(self.scope.get("user"), self.scope.get("session")) or new_guest_name()
+        address = (self.scope.get("client") or ["unknown"])[0]
+        if not limits.connections.acquire(address, settings.CHAT_MAX_CONNECTIONS_PER_IP):
+            logger.warning(
+                "Refused a socket from %s: it has %d open already.", address, limits.connections.open[address]
+            )
+            await self.refuse(
+                protocol.TOO_MANY_CONNECTIONS,
+                "Too many open connections from your address; close some tabs and try again.",
+                protocol.CLOSE_TOO_MANY_CONNECTIONS,
+            )
+            return
+        self.client_address = address
+        self.rate = limits.TokenBucket(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
+        self.user = self.scope.get("user")
+        self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
         self.room = await services.aget_or_create_room(room_name)
         self.room_group = room_group_name(room_name)
         # Join before reading history: a message saved in between then arrives
@@ -58,18 +77,43 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
+        if self.client_address is not None:
+            limits.connections.release(self.client_address)
         if self.room_group:
             await self.channel_layer.group_discard(self.room_group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.room_group is None:
+            return  # a refused socket, closing
+        if not self.rate.take():
+            wait = self.rate.seconds_until_next()
+            await self.send_error(protocol.RATE_LIMITED, f"Too many messages; wait {wait:.1f} s and send again.")
+            return
         try:
             frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
         except protocol.ProtocolError as exc:
-            await self.send_frame(protocol.error(exc.code, exc.detail))
+            await self.send_error(exc.code, exc.detail)
             return
-        message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
+        if isinstance(frame, protocol.DeleteMessageIn):
+            await self.delete_message(frame.id)
+        else:
+            await self.post_message(frame)
+
+    async def post_message(self, frame: protocol.ChatMessageIn) -> None:
+        try:
+            message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
+        except DatabaseError as exc:
+            logger.error("Could not store a message in room %r: %s", self.room.name, exc)
+            await self.send_error(protocol.NOT_SAVED, "The message could not be stored; nobody got it. Send it again.")
+            return
         if frame.client_id is not None:
             await self.send_frame(protocol.ack(frame.client_id, message.room_message_id))
+
+    async def delete_message(self, message_id: int) -> None:
+        if not (self.user is not None and self.user.is_staff):
+            await self.send_error(protocol.FORBIDDEN, "Only staff can delete messages.")
+        elif not await services.adelete_message(self.room, message_id):
+            await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {message_id}.")
 
     async def chat_message(self, event: dict) -> None:
         """A message said in the room, delivered through the Group."""
@@ -82,6 +126,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.deliver(await services.amessages_between(self.room, self.delivered, message_id))
         await self.send_frame(event)
         self.delivered = message_id
+
+    async def chat_delete(self, event: dict) -> None:
+        """A moderator deleted a message of the room."""
+        await self.send_frame(protocol.delete(event["id"]))
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: send what was said meanwhile."""
@@ -102,11 +150,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(*SOCKET_GONE):
             await self.send(text_data=protocol.encode(frame))
 
-    async def refuse(self, code: str, detail: str) -> None:
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_frame(protocol.error(code, detail))
+
+    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
         """Tell the client why, then close with an application close code rather than a server error."""
         await self.accept()
-        await self.send_frame(protocol.error(code, detail))
-        await self.close(code=protocol.CLOSE_NOT_FOUND)
+        await self.send_error(code, detail)
+        await self.close(code=close_code)
 
 
 class NotFoundConsumer(ChatConsumer):

@@ -4,11 +4,13 @@ Client to server, one JSON object per text frame::
 
     {"message": "hello"}                          # "type" may be left out
     {"type": "chat.message", "message": "hello", "client_id": "k3x9..."}
+    {"type": "delete", "id": 7}                   # staff only
 
 Server to client::
 
     {"type": "chat.message", "id": 7, "message": "hello", "author": "ann", "created": "2026-...Z"}
     {"type": "ack", "client_id": "k3x9...", "id": 7}
+    {"type": "delete", "id": 7}
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
 The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
@@ -26,10 +28,12 @@ from urllib.parse import parse_qs
 
 CHAT_MESSAGE = "chat.message"
 ACK = "ack"
+DELETE = "delete"
 ERROR = "error"
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_CONNECTIONS = 4429
 
 # Error codes: stable slugs that clients may switch on.
 BINARY_NOT_SUPPORTED = "binary_not_supported"
@@ -44,6 +48,11 @@ EMPTY_MESSAGE = "empty_message"
 MESSAGE_TOO_LONG = "message_too_long"
 INVALID_CHARACTERS = "invalid_characters"
 INVALID_QUERY = "invalid_query"
+RATE_LIMITED = "rate_limited"
+TOO_MANY_CONNECTIONS = "too_many_connections"
+NOT_SAVED = "not_saved"
+FORBIDDEN = "forbidden"
+UNKNOWN_MESSAGE = "unknown_message"
 INVALID_ROOM = "invalid_room"
 NOT_FOUND = "not_found"
 
@@ -69,7 +78,14 @@ class ChatMessageIn:
     client_id: str | None = None
 
 
-def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> ChatMessageIn:
+@dataclass(frozen=True)
+class DeleteMessageIn:
+    """A moderator's request to delete a message of the room."""
+
+    id: int
+
+
+def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> ChatMessageIn | DeleteMessageIn:
     """Parse and validate one frame from a client, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")
@@ -79,20 +95,29 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
         raise ProtocolError(FRAME_TOO_LARGE, "The frame is too large.")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError(INVALID_JSON, "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError(INVALID_FRAME, 'The frame must be a JSON object, such as {"message": "hello"}.')
 
     frame_type = data.get("type", CHAT_MESSAGE)
-    if frame_type != CHAT_MESSAGE:
-        raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
-    unknown = sorted(set(data) - {"type", "message", "client_id"})
+    if frame_type == CHAT_MESSAGE:
+        return _parse_chat_message(data, max_length)
+    if frame_type == DELETE:
+        return _parse_delete(data)
+    raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
+
+
+def _check_fields(data: dict, allowed: set[str], required: str) -> None:
+    unknown = sorted(str(key) for key in set(data) - allowed)
     if unknown:
         raise ProtocolError(UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
-    if "message" not in data:
-        raise ProtocolError(MISSING_FIELD, 'The frame needs a "message" field.')
+    if required not in data:
+        raise ProtocolError(MISSING_FIELD, f'The frame needs a "{required}" field.')
 
+
+def _parse_chat_message(data: dict, max_length: int) -> ChatMessageIn:
+    _check_fields(data, {"type", "message", "client_id"}, "message")
     message = data["message"]
     if not isinstance(message, str):
         raise ProtocolError(INVALID_FIELD, 'The "message" field must be a string.')
@@ -100,8 +125,8 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
         raise ProtocolError(EMPTY_MESSAGE, "The message is empty.")
     if len(message) > max_length:
         raise ProtocolError(MESSAGE_TOO_LONG, f"The message is longer than {max_length} characters.")
-    if _CONTROL.search(message):
-        raise ProtocolError(INVALID_CHARACTERS, "The message holds control characters.")
+    if _CONTROL.search(message) or _has_lone_surrogate(message):
+        raise ProtocolError(INVALID_CHARACTERS, "The message holds control characters or broken Unicode.")
 
     client_id = data.get("client_id")
     if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
@@ -109,6 +134,23 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
             INVALID_FIELD, 'The "client_id" field must be 1 to 64 letters, digits, hyphens or underscores.'
         )
     return ChatMessageIn(message=message, client_id=client_id)
+
+
+def _parse_delete(data: dict) -> DeleteMessageIn:
+    _check_fields(data, {"type", "id"}, "id")
+    message_id = data["id"]
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
+        raise ProtocolError(INVALID_FIELD, 'The "id" field must be a message id: a whole number from 1.')
+    return DeleteMessageIn(id=message_id)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # JSON may spell half of a surrogate pair ("\ud800"); it can't be stored or sent on as UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_after(query_string: bytes) -> int | None:
@@ -134,6 +176,11 @@ def chat_message(message_id: int, text: str, author: str, created: datetime) -> 
 def ack(client_id: str, message_id: int) -> dict[str, Any]:
     """The ``ack`` frame: the message with this client id is stored under this id."""
     return {"type": ACK, "client_id": client_id, "id": message_id}
+
+
+def delete(message_id: int) -> dict[str, Any]:
+    """The ``delete`` frame: a moderator removed this message."""
+    return {"type": DELETE, "id": message_id}
 
 
 def error(code: str, detail: str) -> dict[str, Any]:

@@ -83,6 +83,31 @@ def post_message(room: Room, author: str, text: str, client_id: str | None = Non
     return message
 
 
+def delete_messages(messages: list[Message]) -> None:
+    """Delete messages (a moderator's decision) and take them off every open page."""
+    for message in messages:
+        room_name, message_id = message.room.name, message.room_message_id
+        message.delete()
+        async_to_sync(apublish)(room_name, {"type": "chat.delete", "id": message_id})
+
+
+def delete_message(room: Room, message_id: int) -> bool:
+    """Delete one message of the room by its id; False when there is no such message."""
+    message = room.messages.filter(room_message_id=message_id).first()
+    if message is None:
+        return False
+    message.delete()
+    return True
+
+
+async def adelete_message(room: Room, message_id: int) -> bool:
+    """`delete_message`, then tell every page in the room."""
+    deleted = await database_sync_to_async(delete_message)(room, message_id)
+    if deleted:
+        await apublish(room.name, {"type": "chat.delete", "id": message_id})
+    return deleted
+
+
 aget_or_create_room = database_sync_to_async(get_or_create_room)
 arecent_messages = database_sync_to_async(recent_messages)
 amessages_between = database_sync_to_async(messages_between)

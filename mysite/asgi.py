@@ -1,10 +1,13 @@
-"""ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets."""
+"""ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets.
+
+WebSockets pass the Origin check (a page from an allowed host), then get the
+session and user, then reach the room routes.
+"""
 
 import os
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
@@ -12,6 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 django_asgi_app = get_asgi_application()
 
 from chat.layers import log_layer_mode  # noqa: E402
+from chat.origins import allowed_hosts_origin_validator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 log_layer_mode()
@@ -19,6 +23,6 @@ log_layer_mode()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": allowed_hosts_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -39,9 +39,25 @@ def env_int(name: str, default: int) -> int:
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {value!r}") from None
+    if number < 0:
+        raise ImproperlyConfigured(f"{name} can't be negative; got {value!r}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {value!r}") from None
+    if not 0 <= number < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be 0 or more; got {value!r}")
+    return number
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
@@ -55,6 +71,18 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+# Served over HTTPS: redirect plain HTTP, keep cookies off it, and ask browsers
+# to remember (HSTS). Off by default so that `make run` works on plain HTTP.
+HTTPS = env_bool("DJANGO_HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+# Joining the browsers' preload list is a decision for the domain's owner, not a default.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
     # Daphne first, so that `runserver` is the ASGI server that speaks WebSockets.
@@ -185,6 +213,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHAT_HISTORY_LENGTH = env_int("CHAT_HISTORY_LENGTH", 50)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 2000)
 CHAT_CATCH_UP_LIMIT = env_int("CHAT_CATCH_UP_LIMIT", 1000)
+# Frames a socket may send: on average per second, and in one burst. 0 switches the limit off.
+CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 5.0)
+CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 10)
+# Open sockets per client address, per Daphne process. 0 switches the limit off.
+CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
 
 LOGGING = {
     "version": 1,

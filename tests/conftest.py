@@ -12,11 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.servers import PROJECT_ROOT, DaphneServer, RedisServer
 
+# In CI, property tests try the same examples every run: a failure there is a
+# regression, never the luck of the draw. Locally they keep exploring.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
-def server_environment(database_url: str, redis_url: str = "") -> dict[str, str]:
+
+# Load tests switch the per-socket limits off, as `bench/` does.
+NO_LIMITS = {"CHAT_RATE_LIMIT": "0", "CHAT_MAX_CONNECTIONS_PER_IP": "0"}
+
+
+def server_environment(database_url: str, redis_url: str = "", **overrides: str) -> dict[str, str]:
     """The environment a deployment would give Daphne, with debug off."""
     return {
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
@@ -26,7 +37,7 @@ def server_environment(database_url: str, redis_url: str = "") -> dict[str, str]
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PYTHONUNBUFFERED": "1",
-    }
+    } | overrides
 
 
 class DaphneCluster:
@@ -72,8 +83,8 @@ def server_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str) -> DaphneCluster:
-    env = server_environment(database_url, redis_url)
+def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str, **overrides: str) -> DaphneCluster:
+    env = server_environment(database_url, redis_url, **overrides)
     servers = [DaphneServer(log_dir / f"daphne-{index}.log", env) for index in range(size)]
     for server in servers:
         server.start()
@@ -86,6 +97,18 @@ def daphne_cluster(
 ) -> Iterator[DaphneCluster]:
     """Two Daphne processes on the Redis channel layer: a room spans both."""
     cluster = start_cluster(tmp_path_factory.mktemp("daphne"), 2, server_database, redis_server.url)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def unlimited_cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, server_database: str
+) -> Iterator[DaphneCluster]:
+    """Two more Daphne processes with rate and connection limits off, for load and fuzz tests."""
+    cluster = start_cluster(
+        tmp_path_factory.mktemp("daphne-unlimited"), 2, server_database, redis_server.url, **NO_LIMITS
+    )
     yield cluster
     cluster.stop()
 

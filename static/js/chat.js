@@ -5,6 +5,7 @@ import { RoomConnection } from "./connection.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
+const isStaff = JSON.parse(document.getElementById("is-staff").textContent);
 const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
@@ -41,9 +42,21 @@ function renderMessage({ author, created, message }) {
   return item;
 }
 
+// Staff get a delete control on each stored message.
+function addDeleteControl(item, id, author) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "delete";
+  button.textContent = "Delete";
+  button.setAttribute("aria-label", `Delete message ${id} from ${author}`);
+  button.addEventListener("click", () => connection.send({ type: "delete", id }));
+  item.append(" ", button);
+}
+
 // Stored messages stay in id order, each once, ahead of any still pending.
 function place(item, id) {
   item.dataset.id = String(id);
+  if (isStaff) addDeleteControl(item, id, item.querySelector(".author").textContent);
   const later = [...log.children].find((other) => !other.dataset.id || Number(other.dataset.id) > id);
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.insertBefore(item, later ?? null);
@@ -71,6 +84,10 @@ function acknowledge(frame) {
   }
 }
 
+function removeMessage(frame) {
+  if (Number.isInteger(frame.id)) log.querySelector(`li[data-id="${frame.id}"]`)?.remove();
+}
+
 function showError(frame) {
   errorBox.textContent = frame.detail;
   errorBox.hidden = false;
@@ -83,6 +100,7 @@ function sendMessage(clientId, message) {
 const handlers = {
   "chat.message": addMessage,
   ack: acknowledge,
+  delete: removeMessage,
   error: showError,
 };
 

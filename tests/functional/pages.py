@@ -72,3 +72,17 @@ class ChatPage:
 
     def pending_texts(self) -> list[str]:
         return [item.text for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li.pending .text")]
+
+    def log_in(self, server: DaphneServer, username: str, password: str) -> None:
+        """Log in through the admin's login page, as staff would."""
+        self.driver.get(f"{server.http_url}/admin/login/")
+        self.driver.find_element(By.ID, "id_username").send_keys(username)
+        self.driver.find_element(By.ID, "id_password").send_keys(password, Keys.ENTER)
+        self.wait().until(lambda d: "/admin/login/" not in d.current_url, "the login did not go through")
+
+    def delete_message(self, text: str) -> None:
+        for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li"):
+            if item.find_element(By.CSS_SELECTOR, ".text").text == text:
+                item.find_element(By.CSS_SELECTOR, "button.delete").click()
+                return
+        raise AssertionError(f"no message {text!r} to delete")

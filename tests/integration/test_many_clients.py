@@ -52,9 +52,9 @@ async def class_conversation(cluster: DaphneCluster, room: str) -> list[list[int
 
 
 def test_100_clients_on_two_processes_get_200_messages_each_exactly_once_in_order(
-    cluster: DaphneCluster, room_name: str
+    load_cluster: DaphneCluster, room_name: str
 ) -> None:
-    received = asyncio.run(class_conversation(cluster, room_name))
+    received = asyncio.run(class_conversation(load_cluster, room_name))
     assert len(received) == LISTENERS
     for ids in received:
         assert ids == list(range(1, TOTAL + 1))

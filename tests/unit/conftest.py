@@ -1,10 +1,14 @@
 import pytest
 from channels.layers import channel_layers
 
+from chat import limits
+
 
 @pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """A new in-memory layer per test: each async test runs in an event loop of its own."""
+def fresh_process_state():
+    """A new in-memory layer (each async test has an event loop of its own) and no open sockets counted."""
     channel_layers.backends.clear()
+    limits.connections.open.clear()
     yield
     channel_layers.backends.clear()
+    limits.connections.open.clear()

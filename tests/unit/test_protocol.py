@@ -109,3 +109,34 @@ def test_a_bad_after_is_refused(query: bytes) -> None:
 
 def test_ack_frame() -> None:
     assert protocol.ack("abc", 7) == {"type": "ack", "client_id": "abc", "id": 7}
+
+
+def test_a_delete_frame() -> None:
+    assert parse('{"type": "delete", "id": 7}') == protocol.DeleteMessageIn(id=7)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"type": "delete"}', protocol.MISSING_FIELD),
+        ('{"type": "delete", "id": 7, "message": "x"}', protocol.UNKNOWN_FIELD),
+        ('{"type": "delete", "id": "7"}', protocol.INVALID_FIELD),
+        ('{"type": "delete", "id": 0}', protocol.INVALID_FIELD),
+        ('{"type": "delete", "id": -3}', protocol.INVALID_FIELD),
+        ('{"type": "delete", "id": 1.5}', protocol.INVALID_FIELD),
+        ('{"type": "delete", "id": true}', protocol.INVALID_FIELD),
+        ('{"message": "half a pair \\ud800"}', protocol.INVALID_CHARACTERS),
+        ("[" * 7000 + "]" * 7000, protocol.FRAME_TOO_LARGE),
+        ('{"a": ' * 3000 + "1" + "}" * 3000, protocol.FRAME_TOO_LARGE),
+    ],
+)
+def test_more_bad_frames(text: str, code: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame(text, None, 2000)
+    assert caught.value.code == code
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame('{"a":' * 2000 + "1" + "}" * 2000, None, 2000)
+    assert caught.value.code == protocol.INVALID_JSON

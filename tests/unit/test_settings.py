@@ -1,0 +1,58 @@
+"""Settings read from the environment: clear errors for bad values, and a clean deployment check."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.servers import PROJECT_ROOT
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "chat.example.org",
+    "DJANGO_HTTPS": "1",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHAT_", "REDIS_URL"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env=clean | {"DJANGO_SETTINGS_MODULE": "mysite.settings"} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_deployment_check_is_clean_with_production_settings() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_without_https_the_deployment_check_says_so() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **(PRODUCTION | {"DJANGO_HTTPS": "0"}))
+    assert result.returncode != 0
+    assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY is not set"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be one of"),
+        ({"DJANGO_DEBUG": "1", "CHAT_RATE_LIMIT": "fast"}, "CHAT_RATE_LIMIT must be a number"),
+        ({"DJANGO_DEBUG": "1", "CHAT_RATE_LIMIT": "-1"}, "CHAT_RATE_LIMIT must be 0 or more"),
+        ({"DJANGO_DEBUG": "1", "CHAT_MAX_CONNECTIONS_PER_IP": "-5"}, "can't be negative"),
+        ({"DJANGO_DEBUG": "1", "CHAT_HISTORY_LENGTH": "lots"}, "CHAT_HISTORY_LENGTH must be a whole number"),
+    ],
+)
+def test_bad_settings_get_a_clear_error(env: dict[str, str], message: str) -> None:
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
