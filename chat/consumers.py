@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from chat import limits, protocol, services
-from chat.groups import InvalidRoomName, clean_room_name, room_group_name
+from chat.groups import InvalidRoomName, clean_room_name, room_group_name, user_group_name
 from chat.identity import display_name, new_guest_name
 from chat.models import Message
 
@@ -32,6 +32,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """
 
     room_group: str | None = None
+    user_group: str | None = None
     client_address: str | None = None
     delivered = 0
 
@@ -61,6 +62,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Join before reading history: a message saved in between then arrives
         # both ways and the live copy is dropped, where reading first would lose it.
         await self.channel_layer.group_add(self.room_group, self.channel_name)
+        self.user_group = user_group_name(self.author)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
@@ -79,8 +82,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.client_address is not None:
             limits.connections.release(self.client_address)
-        if self.room_group:
-            await self.channel_layer.group_discard(self.room_group, self.channel_name)
+        for group in (self.room_group, self.user_group):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_group is None:
@@ -130,6 +134,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_delete(self, event: dict) -> None:
         """A moderator deleted a message of the room."""
         await self.send_frame(protocol.delete(event["id"]))
+
+    async def chat_mention(self, event: dict) -> None:
+        """Someone named this socket's person with @name, in this room or another."""
+        await self.send_frame(event | {"type": protocol.MENTION})
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: send what was said meanwhile."""

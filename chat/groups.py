@@ -1,7 +1,7 @@
-"""Room names, and the channel-layer Group that carries each room.
+"""Room names, and the channel-layer Groups: one per room, one per person.
 
-The one place that knows which room names are accepted and how a room name
-becomes a group name. Channel layers accept group names of ASCII letters,
+The one place that knows which room names are accepted and how room and
+display names become group names. Channel layers accept group names of ASCII letters,
 digits, hyphen, underscore and period only, shorter than 100 characters, while
 room names may be any Unicode word (``café``, ``数学``).
 """
@@ -44,7 +44,16 @@ def room_group_name(room_name: str) -> str:
     ASCII names stay readable (``chat.lobby``); any other name is hashed
     (``chat-u.<hex>``). The two prefixes differ, so no two rooms share a group.
     """
-    if _GROUP_SAFE.fullmatch(room_name):
-        return f"chat.{room_name}"
-    digest = hashlib.sha256(room_name.encode("utf-8")).hexdigest()[:40]
-    return f"chat-u.{digest}"
+    return _group_name("chat", room_name)
+
+
+def user_group_name(display_name: str) -> str:
+    """The channel-layer group of every socket of one person, wherever they are: mentions go there."""
+    return _group_name("user", display_name)
+
+
+def _group_name(prefix: str, name: str) -> str:
+    if _GROUP_SAFE.fullmatch(name) and len(name) <= 80:
+        return f"{prefix}.{name}"
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
+    return f"{prefix}-u.{digest}"

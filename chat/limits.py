@@ -54,3 +54,18 @@ class ConnectionCounter:
 
 
 connections = ConnectionCounter()
+
+
+class RateLimiter:
+    """One `TokenBucket` per key (an API caller, say), made on first use."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, TokenBucket] = {}
+
+    def bucket(self, key: str, rate: float, burst: int) -> TokenBucket:
+        if key not in self.buckets:
+            self.buckets[key] = TokenBucket(rate, burst)
+        return self.buckets[key]
+
+
+api_callers = RateLimiter()

@@ -21,6 +21,10 @@ class Room(models.Model):
 
 
 class Message(models.Model):
+    class Kind(models.TextChoices):
+        USER = "user", "Said by a person"
+        SYSTEM = "system", "A notification from the server"
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     room_message_id = models.PositiveBigIntegerField(
         help_text="The message's id in the protocol: 1, 2, 3 and so on within its room."
@@ -28,6 +32,7 @@ class Message(models.Model):
     author = models.CharField(max_length=64)
     text = models.TextField()
     created = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.USER)
     client_id = models.CharField(
         max_length=64, blank=True, default="", help_text="The sender's id for this message, so a resend is stored once."
     )

@@ -11,6 +11,7 @@ Server to client::
     {"type": "chat.message", "id": 7, "message": "hello", "author": "ann", "created": "2026-...Z"}
     {"type": "ack", "client_id": "k3x9...", "id": 7}
     {"type": "delete", "id": 7}
+    {"type": "mention", "room": "physics", "id": 7, "message": "@ann look", "author": "bob", "created": "..."}
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
 The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs
 CHAT_MESSAGE = "chat.message"
 ACK = "ack"
 DELETE = "delete"
+MENTION = "mention"
 ERROR = "error"
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
@@ -118,7 +120,17 @@ def _check_fields(data: dict, allowed: set[str], required: str) -> None:
 
 def _parse_chat_message(data: dict, max_length: int) -> ChatMessageIn:
     _check_fields(data, {"type", "message", "client_id"}, "message")
-    message = data["message"]
+    message = check_message_text(data["message"], max_length)
+    client_id = data.get("client_id")
+    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+        raise ProtocolError(
+            INVALID_FIELD, 'The "client_id" field must be 1 to 64 letters, digits, hyphens or underscores.'
+        )
+    return ChatMessageIn(message=message, client_id=client_id)
+
+
+def check_message_text(message: object, max_length: int) -> str:
+    """The text of a message if it may be stored and sent, or raise `ProtocolError` saying why not."""
     if not isinstance(message, str):
         raise ProtocolError(INVALID_FIELD, 'The "message" field must be a string.')
     if not message.strip():
@@ -127,13 +139,7 @@ def _parse_chat_message(data: dict, max_length: int) -> ChatMessageIn:
         raise ProtocolError(MESSAGE_TOO_LONG, f"The message is longer than {max_length} characters.")
     if _CONTROL.search(message) or _has_lone_surrogate(message):
         raise ProtocolError(INVALID_CHARACTERS, "The message holds control characters or broken Unicode.")
-
-    client_id = data.get("client_id")
-    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
-        raise ProtocolError(
-            INVALID_FIELD, 'The "client_id" field must be 1 to 64 letters, digits, hyphens or underscores.'
-        )
-    return ChatMessageIn(message=message, client_id=client_id)
+    return message
 
 
 def _parse_delete(data: dict) -> DeleteMessageIn:
@@ -168,9 +174,24 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def chat_message(message_id: int, text: str, author: str, created: datetime) -> dict[str, Any]:
-    """The ``chat.message`` frame, which is also the channel-layer event that carries it."""
-    return {"type": CHAT_MESSAGE, "id": message_id, "message": text, "author": author, "created": format_time(created)}
+def chat_message(message_id: int, text: str, author: str, created: datetime, kind: str = "user") -> dict[str, Any]:
+    """The ``chat.message`` frame, which is also the channel-layer event that carries it.
+
+    `kind` is ``user`` for what people say and ``system`` for notifications from the server.
+    """
+    return {
+        "type": CHAT_MESSAGE,
+        "id": message_id,
+        "message": text,
+        "author": author,
+        "created": format_time(created),
+        "kind": kind,
+    }
+
+
+def mention(room: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """The ``mention`` frame: the ``chat.message`` `frame` of `room` names the person receiving it."""
+    return {**frame, "type": MENTION, "room": room}
 
 
 def ack(client_id: str, message_id: int) -> dict[str, Any]:

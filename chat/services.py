@@ -13,8 +13,11 @@ from django.db import transaction
 from django.db.models import F
 
 from chat import protocol
-from chat.groups import room_group_name
+from chat.groups import clean_room_name, room_group_name, user_group_name
+from chat.mentions import mentioned_names
 from chat.models import Message, Room
+
+SYSTEM_AUTHOR = "System"
 
 
 def get_or_create_room(name: str) -> Room:
@@ -37,7 +40,9 @@ def messages_between(room: Room, after: int, before: int) -> list[Message]:
 
 
 @transaction.atomic
-def save_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
+def save_message(
+    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+) -> Message:
     """Store a message under the room's next id; a client id already stored returns that message instead.
 
     Locking the room's row until commit means ids in a room follow commit order
@@ -51,13 +56,15 @@ def save_message(room: Room, author: str, text: str, client_id: str | None = Non
     Room.objects.filter(pk=room.pk).update(last_message_id=F("last_message_id") + 1)
     message_id = locked.last_message_id + 1
     return Message.objects.create(
-        room=room, room_message_id=message_id, author=author, text=text, client_id=client_id or ""
+        room=room, room_message_id=message_id, author=author, text=text, client_id=client_id or "", kind=kind
     )
 
 
 def message_frame(message: Message) -> dict:
     """The ``chat.message`` frame for a stored message."""
-    return protocol.chat_message(message.room_message_id, message.text, message.author, message.created)
+    return protocol.chat_message(
+        message.room_message_id, message.text, message.author, message.created, str(message.kind)
+    )
 
 
 async def apublish(room_name: str, frame: dict) -> None:
@@ -65,22 +72,54 @@ async def apublish(room_name: str, frame: dict) -> None:
     await get_channel_layer().group_send(room_group_name(room_name), frame)
 
 
-async def apost_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
-    """Save a message, then fan it out to the room. Saved first, so history never misses a delivered message.
+async def apublish_message(room: Room, message: Message) -> None:
+    """Fan a stored message out to its room, and to the people it mentions wherever they are."""
+    frame = message_frame(message)
+    await apublish(room.name, frame)
+    layer = get_channel_layer()
+    for name in mentioned_names(message.text) - {message.author}:
+        await layer.group_send(user_group_name(name), protocol.mention(room.name, frame) | {"type": "chat.mention"})
+
+
+async def apost_message(
+    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+) -> Message:
+    """Save a message, then fan it out. Saved first, so history never misses a delivered message.
 
     A resend (same `client_id`) is published again: it may be the original's
     publication that was lost, and sockets drop ids they already have.
     """
-    message = await database_sync_to_async(save_message)(room, author, text, client_id)
-    await apublish(room.name, message_frame(message))
+    message = await database_sync_to_async(save_message)(room, author, text, client_id, kind)
+    await apublish_message(room, message)
     return message
 
 
-def post_message(room: Room, author: str, text: str, client_id: str | None = None) -> Message:
+def post_message(
+    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+) -> Message:
     """`apost_message` for sync code: views, signals, management commands."""
-    message = save_message(room, author, text, client_id)
-    async_to_sync(apublish)(room.name, message_frame(message))
+    message = save_message(room, author, text, client_id, kind)
+    async_to_sync(apublish_message)(room, message)
     return message
+
+
+def post_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) -> Message:
+    """Say something in a room as the server, from anywhere in Django: views, signals, commands, cron jobs.
+
+    Stored like any message (so history and catch-up include it) and fanned out
+    to every Daphne process. Raises `InvalidRoomName` or `protocol.ProtocolError`
+    for a bad room or text. The room is created if nobody has opened it yet.
+    """
+    room = get_or_create_room(clean_room_name(room_name))
+    text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
+    return post_message(room, author, text, kind=Message.Kind.SYSTEM)
+
+
+async def apost_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) -> Message:
+    """`post_notification` for async code."""
+    room = await aget_or_create_room(clean_room_name(room_name))
+    text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
+    return await apost_message(room, author, text, kind=Message.Kind.SYSTEM)
 
 
 def delete_messages(messages: list[Message]) -> None:

@@ -216,6 +216,10 @@ CHAT_CATCH_UP_LIMIT = env_int("CHAT_CATCH_UP_LIMIT", 1000)
 # Frames a socket may send: on average per second, and in one burst. 0 switches the limit off.
 CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 5.0)
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 10)
+# The bearer token of the HTTP API (POST /api/rooms/<room>/messages); unset, only staff sessions may post.
+CHAT_API_TOKEN = os.environ.get("CHAT_API_TOKEN", "").strip()
+if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:
+    raise ImproperlyConfigured("CHAT_API_TOKEN is too short to be a secret: use 20 or more random characters.")
 # Open sockets per client address, per Daphne process. 0 switches the limit off.
 CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
 

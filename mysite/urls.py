@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from chat import health
+from chat import api, health
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:index", permanent=False)),
     path("chat/", include("chat.urls")),
     path("admin/", admin.site.urls),
+    path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

@@ -23,6 +23,8 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+API_TOKEN = "tests-only-api-token-0123456789"
+
 # Load tests switch the per-socket limits off, as `bench/` does.
 NO_LIMITS = {"CHAT_RATE_LIMIT": "0", "CHAT_MAX_CONNECTIONS_PER_IP": "0"}
 
@@ -36,6 +38,7 @@ def server_environment(database_url: str, redis_url: str = "", **overrides: str)
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        "CHAT_API_TOKEN": API_TOKEN,
         "PYTHONUNBUFFERED": "1",
     } | overrides
 

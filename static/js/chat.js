@@ -10,6 +10,7 @@ const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
 const errorBox = document.getElementById("chat-error");
+const toasts = document.getElementById("toasts");
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -22,9 +23,9 @@ function newClientId() {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-function renderMessage({ author, created, message }) {
+function renderMessage({ author, created, message, kind }) {
   const item = document.createElement("li");
-  item.className = author === myName ? "message own" : "message";
+  item.className = kind === "system" ? "message system" : author === myName ? "message own" : "message";
 
   const authorElement = document.createElement("span");
   authorElement.className = "author";
@@ -88,6 +89,24 @@ function removeMessage(frame) {
   if (Number.isInteger(frame.id)) log.querySelector(`li[data-id="${frame.id}"]`)?.remove();
 }
 
+// Someone wrote @myName in another room: say so, with a way there.
+function showMention(frame) {
+  if (frame.room === roomName || typeof frame.room !== "string") return; // Already on this page.
+  const toast = document.createElement("div");
+  toast.className = "toast";
+  const text = document.createElement("p");
+  text.textContent = `${frame.author} mentioned you in ${frame.room}: ${frame.message}`;
+  const link = document.createElement("a");
+  link.href = `/chat/${encodeURIComponent(frame.room)}/`;
+  link.textContent = `Go to ${frame.room}`;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.textContent = "Dismiss";
+  close.addEventListener("click", () => toast.remove());
+  toast.append(text, link, " ", close);
+  toasts.append(toast);
+}
+
 function showError(frame) {
   errorBox.textContent = frame.detail;
   errorBox.hidden = false;
@@ -101,6 +120,7 @@ const handlers = {
   "chat.message": addMessage,
   ack: acknowledge,
   delete: removeMessage,
+  mention: showMention,
   error: showError,
 };
 

@@ -6,9 +6,11 @@ from chat import limits
 
 @pytest.fixture(autouse=True)
 def fresh_process_state():
-    """A new in-memory layer (each async test has an event loop of its own) and no open sockets counted."""
+    """A new in-memory layer (each async test has an event loop of its own), and no limits spent."""
     channel_layers.backends.clear()
     limits.connections.open.clear()
+    limits.api_callers.buckets.clear()
     yield
     channel_layers.backends.clear()
     limits.connections.open.clear()
+    limits.api_callers.buckets.clear()

@@ -70,6 +70,7 @@ def test_chat_message_frame_has_the_documented_fields() -> None:
         "message": "hi",
         "author": "ann",
         "created": "2026-11-25T12:30:05.123Z",
+        "kind": "user",
     }
 
 

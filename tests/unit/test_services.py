@@ -48,6 +48,7 @@ def test_post_message_saves_then_publishes_to_the_rooms_group() -> None:
         "message": "hello",
         "author": "ann",
         "created": services.message_frame(stored)["created"],
+        "kind": "user",
     }
 
 

@@ -1,0 +1,102 @@
+"""The HTTP API for other services: ``POST /api/rooms/<room>/messages`` posts a notification.
+
+Callers authenticate with ``Authorization: Bearer <CHAT_API_TOKEN>``, or as a
+logged-in staff user (with Django's CSRF token, as any form would).
+"""
+
+import hmac
+import json
+import math
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from chat import limits, protocol, services
+from chat.groups import InvalidRoomName, clean_room_name
+from chat.identity import InvalidDisplayName, clean_display_name
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def error(status: int, code: str, detail: str, **headers: str) -> JsonResponse:
+    return JsonResponse(protocol.error(code, detail), status=status, headers=headers)
+
+
+async def authenticate(request: HttpRequest) -> str | JsonResponse:
+    """The caller's name for rate limiting, or the error response that refuses it."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        expected = settings.CHAT_API_TOKEN
+        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            return error(401, "invalid_token", "The bearer token is wrong.", **{"WWW-Authenticate": "Bearer"})
+        return "token"
+    user = await request.auser()
+    if not user.is_authenticated:
+        return error(
+            401,
+            "authentication_required",
+            "Send Authorization: Bearer <token>, or log in as staff.",
+            **{"WWW-Authenticate": "Bearer"},
+        )
+    if not user.is_staff:
+        return error(403, protocol.FORBIDDEN, "Only staff can post notifications.")
+    # A session is a browser's: it needs the CSRF token like any form post.
+    if CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None:
+        return error(403, "csrf_failed", "Send the X-CSRFToken header with the csrftoken cookie's value.")
+    return f"user:{user.pk}"
+
+
+def parse_body(body: bytes) -> tuple[str, str]:
+    """The text and author of a request body, or raise `ProtocolError`."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise protocol.ProtocolError(protocol.INVALID_JSON, "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise protocol.ProtocolError(protocol.INVALID_FRAME, 'Send a JSON object, such as {"message": "hello"}.')
+    unknown = sorted(str(key) for key in set(data) - {"message", "author"})
+    if unknown:
+        raise protocol.ProtocolError(protocol.UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
+    if "message" not in data:
+        raise protocol.ProtocolError(protocol.MISSING_FIELD, 'The body needs a "message" field.')
+    text = protocol.check_message_text(data["message"], settings.CHAT_MAX_MESSAGE_LENGTH)
+    author = data.get("author", services.SYSTEM_AUTHOR)
+    try:
+        author = clean_display_name(author) if isinstance(author, str) else clean_display_name("")
+    except InvalidDisplayName as exc:
+        raise protocol.ProtocolError(protocol.INVALID_FIELD, f'"author": {exc}') from None
+    return text, author
+
+
+@csrf_exempt  # token callers have no CSRF token; `authenticate` checks it for sessions
+async def post_room_message(request: HttpRequest, room_name: str) -> JsonResponse:
+    """Post a notification to a room; answers with the stored message's frame (201)."""
+    if request.method != "POST":
+        return error(405, "method_not_allowed", "Use POST.", Allow="POST")
+    caller = await authenticate(request)
+    if isinstance(caller, JsonResponse):
+        return caller
+    try:
+        room_name = clean_room_name(room_name)
+    except InvalidRoomName as exc:
+        return error(404, protocol.INVALID_ROOM, str(exc))
+    if len(request.body) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        text, author = parse_body(request.body)
+    except protocol.ProtocolError as exc:
+        return error(413 if exc.code == protocol.MESSAGE_TOO_LONG else 400, exc.code, exc.detail)
+    bucket = limits.api_callers.bucket(caller, settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
+    if not bucket.take():
+        wait = bucket.seconds_until_next()
+        return error(
+            429,
+            protocol.RATE_LIMITED,
+            f"Too many messages; wait {wait:.1f} s.",
+            **{"Retry-After": str(math.ceil(wait))},
+        )
+    message = await services.apost_notification(room_name, text, author)
+    return JsonResponse(services.message_frame(message), status=201)

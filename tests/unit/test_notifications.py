@@ -1,0 +1,214 @@
+"""Notifications from the server: the service function, mentions, and the HTTP API."""
+
+import json
+from urllib.parse import quote
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, override_settings
+
+from chat import protocol, services
+from chat.groups import InvalidRoomName, room_group_name, user_group_name
+from chat.mentions import mentioned_names
+from chat.models import Message
+from mysite.asgi import application
+
+TOKEN = "a-test-token-of-enough-length"
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+def listen(room: str) -> tuple[object, str]:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(room_group_name(room), channel)
+    return layer, channel
+
+
+@pytest.mark.django_db
+def test_a_notification_is_stored_and_published_as_a_system_message() -> None:
+    layer, channel = listen("lobby")
+    message = services.post_notification("lobby", "The lab closes at six.")
+    assert (message.kind, message.author, message.room_message_id) == ("system", "System", 1)
+    event = async_to_sync(layer.receive)(channel)
+    assert event["kind"] == "system"
+    assert event["message"] == "The lab closes at six."
+    assert services.recent_messages(message.room)[0].kind == "system"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_notification_from_async_code() -> None:
+    message = await services.apost_notification("lobby", "From a coroutine.", author="Cron")
+    assert (message.kind, message.author) == ("system", "Cron")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("room", "text", "error"), [("a b", "hi", InvalidRoomName), ("lobby", " ", protocol.ProtocolError)]
+)
+def test_a_bad_notification_is_refused(room: str, text: str, error: type) -> None:
+    with pytest.raises(error):
+        services.post_notification(room, text)
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("@ann look at this", {"ann"}),
+        ("thanks @ann and @guest-1a2b3c.", {"ann", "guest-1a2b3c"}),
+        ("write to a@b.org", set()),
+        ("@@twice and @ alone", set()),
+        ("(@Zoë)", {"Zoë"}),
+    ],
+)
+def test_mentions_are_found(text: str, names: set[str]) -> None:
+    assert mentioned_names(text) == names
+
+
+def test_display_names_with_spaces_get_valid_user_groups() -> None:
+    assert user_group_name("ann") == "user.ann"
+    assert user_group_name("Ann Lee").startswith("user-u.")
+
+
+async def socket_as(name: str, room: str) -> WebsocketCommunicator:
+    @database_sync_to_async
+    def cookie() -> tuple[bytes, bytes]:
+        session = SessionStore()
+        session["display_name"] = name
+        session.create()
+        return (b"cookie", f"sessionid={session.session_key}".encode())
+
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, await cookie()])
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_mention_reaches_the_person_in_another_room() -> None:
+    ann = await socket_as("Ann", "physics")
+    bob = await socket_as("Bob", "lobby")
+    await bob.send_json_to({"message": "@Ann can you look at this? @Bob"})
+    assert (await bob.receive_json_from())["type"] == "chat.message"
+    mention = await ann.receive_json_from()
+    assert mention["type"] == "mention"
+    assert mention["room"] == "lobby"
+    assert (mention["author"], mention["message"], mention["id"]) == ("Bob", "@Ann can you look at this? @Bob", 1)
+    assert await bob.receive_nothing(timeout=0.2), "mentioning yourself notifies nobody"
+    await ann.disconnect()
+    await bob.disconnect()
+
+
+def test_the_command_refuses_without_a_shared_channel_layer() -> None:
+    with pytest.raises(CommandError, match="REDIS_URL is not set"):
+        call_command("announce", "lobby", "hello")
+
+
+@pytest.mark.parametrize(("room", "text", "message"), [("a b", "hi", "room name"), ("lobby", "", "empty")])
+def test_the_command_refuses_bad_input(room: str, text: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("announce", room, text)
+
+
+# The HTTP API.
+
+
+def api_post(client: Client, room: str = "lobby", body: object = None, token: str | None = TOKEN) -> object:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    data = body if isinstance(body, str | bytes) else json.dumps(body if body is not None else {"message": "hi"})
+    return client.post(f"/api/rooms/{quote(room)}/messages", data, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def api_token() -> object:
+    with override_settings(CHAT_API_TOKEN=TOKEN):
+        yield TOKEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_posts_with_a_token(client: Client, api_token: str) -> None:
+    layer, channel = listen("lobby")
+    response = api_post(client, body={"message": "Build 512 is green.", "author": "CI"})
+    assert response.status_code == 201
+    frame = response.json()
+    assert (frame["type"], frame["id"], frame["author"], frame["kind"]) == ("chat.message", 1, "CI", "system")
+    assert async_to_sync(layer.receive)(channel) == frame
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_posts_for_staff_with_a_csrf_token(api_token: str) -> None:
+    staff = User.objects.create_user("teacher", password="pw-for-tests-only", is_staff=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    assert api_post(client, token=None).status_code == 403  # no CSRF token
+    client.get("/chat/")  # sets the csrftoken cookie, as any page does
+    csrf = client.cookies["csrftoken"].value
+    response = client.post(
+        "/api/rooms/lobby/messages", json.dumps({"message": "hi"}), content_type="application/json",
+        headers={"X-CSRFToken": csrf},
+    )  # fmt: skip
+    assert response.status_code == 201
+    assert response.json()["author"] == "System"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("room", "body", "token", "status", "code"),
+    [
+        ("lobby", None, None, 401, "authentication_required"),
+        ("lobby", None, "wrong-token", 401, "invalid_token"),
+        ("a b", None, TOKEN, 404, "invalid_room"),
+        ("lobby", "{not json", TOKEN, 400, "invalid_json"),
+        ("lobby", "[1]", TOKEN, 400, "invalid_frame"),
+        ("lobby", {"message": "hi", "colour": "red"}, TOKEN, 400, "unknown_field"),
+        ("lobby", {"text": "hi"}, TOKEN, 400, "unknown_field"),
+        ("lobby", {}, TOKEN, 400, "missing_field"),
+        ("lobby", {"message": "  "}, TOKEN, 400, "empty_message"),
+        ("lobby", {"message": "\u0007"}, TOKEN, 400, "invalid_characters"),
+        ("lobby", {"message": "hi", "author": ""}, TOKEN, 400, "invalid_field"),
+        ("lobby", {"message": "x" * 2001}, TOKEN, 413, "message_too_long"),
+        ("lobby", "x" * (16 * 1024 + 1), TOKEN, 413, "body_too_large"),
+    ],
+)
+def test_the_api_refuses_with_the_right_status(
+    client: Client, api_token: str, room: str, body: object, token: str | None, status: int, code: str
+) -> None:
+    response = api_post(client, room, body, token)
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert response.json()["detail"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_refuses_non_staff_sessions(client: Client, api_token: str) -> None:
+    client.force_login(User.objects.create_user("student", password="pw-for-tests-only"))
+    response = api_post(client, token=None)
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_refuses_tokens_when_none_is_configured(client: Client) -> None:
+    assert api_post(client).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(CHAT_RATE_LIMIT=1.0, CHAT_RATE_BURST=2)
+def test_the_api_rate_limits_each_caller(client: Client, api_token: str) -> None:
+    statuses = [api_post(client).status_code for _ in range(4)]
+    assert statuses == [201, 201, 429, 429]
+    limited = api_post(client)
+    assert limited.json()["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_the_api_takes_only_post(client: Client) -> None:
+    response = client.get("/api/rooms/lobby/messages")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
