@@ -9,10 +9,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-# Debian packages the tests need, each named by the file it installs.
-TEST_PACKAGES := redis-server:/usr/bin/redis-server chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver
+# Debian packages, each named with the file it installs.
+REDIS := redis-server:/usr/bin/redis-server
+APACHE := apache2:/usr/sbin/apache2
+NGINX := nginx:/usr/sbin/nginx
+TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver
 
-.PHONY: run test setup system-packages lint format check unit integration functional clean
+.PHONY: run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -39,16 +42,34 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# Install those of the given package:file pairs whose file is missing.
+define ensure_packages
+@missing=""; \
+for entry in $(1); do \
+	[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+done; \
+if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
+endef
+
 system-packages:
-	@missing=""; \
-	for entry in $(TEST_PACKAGES); do \
-		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
-	done; \
-	if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
+	$(call ensure_packages,$(TEST_PACKAGES))
 
 run: setup
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) mysite.asgi:application
+
+# The split stack in the foreground (Apache or nginx, gunicorn, two Daphne processes, Redis)
+# until Ctrl+C. PORT defaults to 8080 and 8081; APACHE_FORM=proxypass for the 2.4.47+ form.
+APACHE_FORM ?= rewrite
+demo_port = $(if $(filter command line environment,$(origin PORT)),$(PORT),$(1))
+
+demo-apache: setup
+	$(call ensure_packages,$(REDIS) $(APACHE))
+	$(BIN)/python deploy/demo.py apache --port $(call demo_port,8080) --apache-form $(APACHE_FORM)
+
+demo-nginx: setup
+	$(call ensure_packages,$(REDIS) $(NGINX))
+	$(BIN)/python deploy/demo.py nginx --port $(call demo_port,8081)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import limits, protocol, services
+from chat import limits, metrics, protocol, services
 from chat.groups import InvalidRoomName, clean_room_name, room_group_name, user_group_name
 from chat.identity import display_name, new_guest_name
 from chat.models import Message
@@ -65,6 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user_group = user_group_name(self.author)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
+        metrics.OPEN_SOCKETS.inc()
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
         except protocol.ProtocolError as exc:
@@ -82,6 +83,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.client_address is not None:
             limits.connections.release(self.client_address)
+        if self.user_group is not None:
+            metrics.OPEN_SOCKETS.dec()
         for group in (self.room_group, self.user_group):
             if group:
                 await self.channel_layer.group_discard(group, self.channel_name)

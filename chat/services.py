@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from chat import protocol
+from chat import metrics, protocol
 from chat.groups import clean_room_name, room_group_name, user_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
@@ -69,12 +69,14 @@ def message_frame(message: Message) -> dict:
 
 async def apublish(room_name: str, frame: dict) -> None:
     """Send a frame to every socket in the room, in every process, through the room's Group."""
-    await get_channel_layer().group_send(room_group_name(room_name), frame)
+    with metrics.GROUP_SEND_SECONDS.time():
+        await get_channel_layer().group_send(room_group_name(room_name), frame)
 
 
 async def apublish_message(room: Room, message: Message) -> None:
     """Fan a stored message out to its room, and to the people it mentions wherever they are."""
     frame = message_frame(message)
+    metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
     layer = get_channel_layer()
     for name in mentioned_names(message.text) - {message.author}:

@@ -83,6 +83,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 # Joining the browsers' preload list is a decision for the domain's owner, not a default.
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto to tell https from http.
+# Only when the proxy sets that header on every request (deploy/ configs do).
+if env_bool("DJANGO_BEHIND_HTTPS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     # Daphne first, so that `runserver` is the ASGI server that speaks WebSockets.

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from chat import api, health
+from chat import api, health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:index", permanent=False)),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -176,3 +176,39 @@ class DaphneServer(ServerProcess):
 
     def tracebacks(self) -> list[str]:
         return [line for line in self.log().splitlines() if line.startswith("Traceback")]
+
+
+class ListeningServer(ServerProcess):
+    """Any server given its command line, ready once its port accepts connections."""
+
+    def __init__(self, name: str, log_path: Path, argv: list[str], env: dict[str, str], port: int) -> None:
+        super().__init__(log_path)
+        self.name, self.argv, self.env, self.port = name, argv, env, port
+
+    def command(self) -> list[str]:
+        return self.argv
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def start(self) -> None:
+        self.spawn()
+        wait_for(lambda: self.fail_if_exited() or self.accepts(), 30, f"{self.name} on port {self.port}")
+
+    def accepts(self) -> bool:
+        try:
+            socket.create_connection((HOST, self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return self.http_url
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://{HOST}:{self.port}{path}"

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.servers import DaphneServer
+from tests.servers import DaphneServer, ListeningServer
 
 
 class ChatPage:
@@ -20,7 +20,7 @@ class ChatPage:
     def open_lobby(self, server: DaphneServer) -> None:
         self.driver.get(f"{server.http_url}/chat/")
 
-    def enter(self, server: DaphneServer, room: str, display_name: str) -> None:
+    def enter(self, server: "DaphneServer | ListeningServer", room: str, display_name: str) -> None:
         """Go through the lobby as a person would: type a name and a room, press Enter."""
         self.open_lobby(server)
         name_input = self.driver.find_element(By.ID, "display-name-input")
@@ -32,7 +32,7 @@ class ChatPage:
         )
         self.wait_until_connected()
 
-    def open_room(self, server: DaphneServer, room: str) -> None:
+    def open_room(self, server: "DaphneServer | ListeningServer", room: str) -> None:
         self.driver.get(f"{server.http_url}/chat/{quote(room)}/")
         self.wait_until_connected()
 
