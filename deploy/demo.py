@@ -53,17 +53,6 @@ def proxy_command(
     kind: str, run_dir: Path, port: int, daphne: list[str], wsgi: str, static_root: Path, apache_form: str = "rewrite"
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start Apache or nginx in front of the given servers."""
-    if kind == "apache":
-        env = {
-            "CHAT_PORT": str(port),
-            "CHAT_RUN_DIR": str(run_dir),
-            "CHAT_DAPHNE_1": daphne[0],
-            "CHAT_DAPHNE_2": daphne[-1],
-            "CHAT_WSGI": wsgi,
-            "CHAT_STATIC_ROOT": str(static_root),
-            "CHAT_VHOST": str(DEPLOY / "apache" / f"chat-{apache_form}.conf"),
-        }
-        return [require("apache2", "apache2"), "-f", str(DEPLOY / "apache" / "standalone.conf"), "-DFOREGROUND"], env
     values = {
         "PORT": str(port),
         "RUN_DIR": str(run_dir),
@@ -72,6 +61,11 @@ def proxy_command(
         "WSGI": wsgi,
         "STATIC_ROOT": str(static_root),
     }
+    if kind == "apache":
+        # Apache reads ${CHAT_...} from its environment.
+        env = {f"CHAT_{name}": value for name, value in values.items()}
+        env["CHAT_VHOST"] = str(DEPLOY / "apache" / f"chat-{apache_form}.conf")
+        return [require("apache2", "apache2"), "-f", str(DEPLOY / "apache" / "standalone.conf"), "-DFOREGROUND"], env
     config = (DEPLOY / "nginx" / "chat.conf.in").read_text()
     for name, value in values.items():
         config = config.replace("{{" + name + "}}", value)

@@ -134,15 +134,10 @@ class RedisServer(ServerProcess):
             return False
 
 
-class DaphneServer(ServerProcess):
-    """`daphne mysite.asgi:application`, as users run it, with settings from the environment."""
+class WebEndpoint:
+    """The URLs of a server on a loopback `port`, as browsers and socket clients need them."""
 
-    name = "daphne"
-
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
-        super().__init__(log_path)
-        self.env = env
-        self.port = 0
+    port: int
 
     @property
     def http_url(self) -> str:
@@ -154,6 +149,17 @@ class DaphneServer(ServerProcess):
 
     def ws_url(self, path: str) -> str:
         return f"ws://{HOST}:{self.port}{path}"
+
+
+class DaphneServer(WebEndpoint, ServerProcess):
+    """`daphne mysite.asgi:application`, as users run it, with settings from the environment."""
+
+    name = "daphne"
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        super().__init__(log_path)
+        self.env = env
+        self.port = 0
 
     def command(self) -> list[str]:
         # Port 0 the first time: the kernel picks a free one and Daphne logs it.
@@ -178,7 +184,7 @@ class DaphneServer(ServerProcess):
         return [line for line in self.log().splitlines() if line.startswith("Traceback")]
 
 
-class ListeningServer(ServerProcess):
+class ListeningServer(WebEndpoint, ServerProcess):
     """Any server given its command line, ready once its port accepts connections."""
 
     def __init__(self, name: str, log_path: Path, argv: list[str], env: dict[str, str], port: int) -> None:
@@ -201,14 +207,3 @@ class ListeningServer(ServerProcess):
             return True
         except OSError:
             return False
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def origin(self) -> str:
-        return self.http_url
-
-    def ws_url(self, path: str) -> str:
-        return f"ws://{HOST}:{self.port}{path}"
