@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 REDIS := redis-server:/usr/bin/redis-server
 APACHE := apache2:/usr/sbin/apache2
 NGINX := nginx:/usr/sbin/nginx
-TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver
+TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver \
+	npm:/usr/bin/npm
 
 .PHONY: run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
@@ -41,6 +42,11 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	@touch $@
 
 setup: $(VENV)/.installed
+
+# axe-core, which the browser tests inject into pages; the app itself has no JavaScript build.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # Install those of the given package:file pairs whose file is missing.
 define ensure_packages
@@ -83,11 +89,11 @@ check: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py check
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
-test: system-packages setup lint check
+test: system-packages setup node_modules/.installed lint check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit integration functional: system-packages setup
+unit integration functional: system-packages setup node_modules/.installed
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules staticfiles test-artifacts .pytest_cache .ruff_cache .hypothesis

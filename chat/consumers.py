@@ -1,5 +1,6 @@
 """WebSocket consumers: thin edges that parse, call the services and send."""
 
+import asyncio
 import contextlib
 import logging
 
@@ -8,8 +9,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import limits, metrics, protocol, services
-from chat.groups import InvalidRoomName, clean_room_name, room_group_name, user_group_name
+from chat import limits, metrics, presence, protocol, services
+from chat.groups import LOBBY_GROUP, InvalidRoomName, clean_room_name, room_group_name, user_group_name
 from chat.identity import display_name, new_guest_name
 from chat.models import Message
 
@@ -34,6 +35,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room_group: str | None = None
     user_group: str | None = None
     client_address: str | None = None
+    heartbeat: asyncio.Task | None = None
     delivered = 0
 
     async def connect(self) -> None:
@@ -79,8 +81,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.deliver(
                 await services.arecent_messages(self.room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
             )
+        await self.be_present()
+        self.heartbeat = asyncio.create_task(self.stay_present())
 
     async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            await presence.safely(presence.store().remove(self.room.name, self.channel_name, self.author), None)
+            await services.apublish_presence(self.room.name)
         if self.client_address is not None:
             limits.connections.release(self.client_address)
         if self.user_group is not None:
@@ -101,7 +109,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except protocol.ProtocolError as exc:
             await self.send_error(exc.code, exc.detail)
             return
-        if isinstance(frame, protocol.DeleteMessageIn):
+        if isinstance(frame, protocol.TypingIn):
+            await services.apublish_typing(self.room.name, self.author, self.channel_name)
+        elif isinstance(frame, protocol.DeleteMessageIn):
             await self.delete_message(frame.id)
         else:
             await self.post_message(frame)
@@ -138,6 +148,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """A moderator deleted a message of the room."""
         await self.send_frame(protocol.delete(event["id"]))
 
+    async def be_present(self) -> None:
+        """Refresh this socket's presence entry; tell the room when entries changed."""
+        dropped = await presence.safely(presence.store().touch(self.room.name, self.channel_name, self.author), 0)
+        if dropped or self.heartbeat is None:
+            await services.apublish_presence(self.room.name)
+
+    async def stay_present(self) -> None:
+        """Runs beside the socket: a heartbeat, so that entries of dead processes expire and others don't."""
+        while True:
+            await asyncio.sleep(settings.CHAT_PRESENCE_HEARTBEAT)
+            try:
+                await self.be_present()
+            except Exception:  # a heartbeat must outlive a bad moment (the layer being away, say)
+                logger.warning("Presence heartbeat failed in room %r", self.room.name, exc_info=True)
+
+    async def presence_update(self, event: dict) -> None:
+        """Who is in the room changed."""
+        await self.send_frame(protocol.presence(event["users"]))
+
+    async def chat_typing(self, event: dict) -> None:
+        """Someone else in the room is typing."""
+        if event["channel"] != self.channel_name:
+            await self.send_frame(protocol.typing(event["author"]))
+
     async def chat_mention(self, event: dict) -> None:
         """Someone named this socket's person with @name, in this room or another."""
         await self.send_frame(event | {"type": protocol.MENTION})
@@ -169,6 +203,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.send_error(code, detail)
         await self.close(code=close_code)
+
+
+class LobbyConsumer(AsyncWebsocketConsumer):
+    """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
+
+    async def connect(self) -> None:
+        await self.channel_layer.group_add(LOBBY_GROUP, self.channel_name)
+        await self.accept()
+        await self.send(text_data=protocol.encode({"type": protocol.DIRECTORY, "rooms": await services.adirectory()}))
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(LOBBY_GROUP, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        error = protocol.error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames.")
+        with contextlib.suppress(*SOCKET_GONE):
+            await self.send(text_data=protocol.encode(error))
+
+    async def directory_room(self, event: dict) -> None:
+        """A room's number of people or its last activity changed."""
+        with contextlib.suppress(*SOCKET_GONE):
+            await self.send(text_data=protocol.encode(event | {"type": protocol.ROOM_UPDATE}))
 
 
 class NotFoundConsumer(ChatConsumer):

@@ -12,6 +12,9 @@ import unicodedata
 
 ROOM_NAME_MAX_LENGTH = 64
 
+# Every lobby page listens here for rooms' activity.
+LOBBY_GROUP = "lobby.directory"
+
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
 _GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]+")

@@ -5,6 +5,7 @@ Client to server, one JSON object per text frame::
     {"message": "hello"}                          # "type" may be left out
     {"type": "chat.message", "message": "hello", "client_id": "k3x9..."}
     {"type": "delete", "id": 7}                   # staff only
+    {"type": "typing"}
 
 Server to client::
 
@@ -12,6 +13,13 @@ Server to client::
     {"type": "ack", "client_id": "k3x9...", "id": 7}
     {"type": "delete", "id": 7}
     {"type": "mention", "room": "physics", "id": 7, "message": "@ann look", "author": "bob", "created": "..."}
+    {"type": "presence", "users": ["ann", "bob"], "count": 2}
+    {"type": "typing", "author": "ann"}
+
+On ``ws/lobby/``, server to client only::
+
+    {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
+    {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity"
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
 The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
@@ -31,6 +39,10 @@ CHAT_MESSAGE = "chat.message"
 ACK = "ack"
 DELETE = "delete"
 MENTION = "mention"
+PRESENCE = "presence"
+TYPING = "typing"
+DIRECTORY = "directory"
+ROOM_UPDATE = "room.update"
 ERROR = "error"
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
@@ -81,13 +93,20 @@ class ChatMessageIn:
 
 
 @dataclass(frozen=True)
+class TypingIn:
+    """The client's person is typing."""
+
+
+@dataclass(frozen=True)
 class DeleteMessageIn:
     """A moderator's request to delete a message of the room."""
 
     id: int
 
 
-def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> ChatMessageIn | DeleteMessageIn:
+def parse_client_frame(
+    text: str | None, bytes_data: bytes | None, max_length: int
+) -> ChatMessageIn | DeleteMessageIn | TypingIn:
     """Parse and validate one frame from a client, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")
@@ -107,6 +126,9 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
         return _parse_chat_message(data, max_length)
     if frame_type == DELETE:
         return _parse_delete(data)
+    if frame_type == TYPING:
+        _check_fields(data, {"type"}, "type")
+        return TypingIn()
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
 
 
@@ -202,6 +224,16 @@ def ack(client_id: str, message_id: int) -> dict[str, Any]:
 def delete(message_id: int) -> dict[str, Any]:
     """The ``delete`` frame: a moderator removed this message."""
     return {"type": DELETE, "id": message_id}
+
+
+def presence(users: list[str]) -> dict[str, Any]:
+    """The ``presence`` frame: who is in the room now."""
+    return {"type": PRESENCE, "users": users, "count": len(users)}
+
+
+def typing(author: str) -> dict[str, Any]:
+    """The ``typing`` frame: `author` is typing."""
+    return {"type": TYPING, "author": author}
 
 
 def error(code: str, detail: str) -> dict[str, Any]:

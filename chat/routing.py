@@ -6,6 +6,7 @@ from chat import consumers
 
 websocket_urlpatterns = [
     re_path(r"^ws/chat/(?P<room_name>[^/]+)/$", consumers.ChatConsumer.as_asgi()),
+    re_path(r"^ws/lobby/$", consumers.LobbyConsumer.as_asgi()),
     # Last: every other path gets an error frame, not a routing traceback.
     re_path(r"", consumers.NotFoundConsumer.as_asgi()),
 ]

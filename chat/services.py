@@ -10,10 +10,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 
-from chat import metrics, protocol
-from chat.groups import clean_room_name, room_group_name, user_group_name
+from chat import metrics, presence, protocol
+from chat.groups import LOBBY_GROUP, clean_room_name, room_group_name, user_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
 
@@ -79,6 +79,9 @@ async def apublish_message(room: Room, message: Message) -> None:
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
     layer = get_channel_layer()
+    await layer.group_send(
+        LOBBY_GROUP, {"type": "directory.room", "room": room.name, "last_activity": frame["created"]}
+    )
     for name in mentioned_names(message.text) - {message.author}:
         await layer.group_send(user_group_name(name), protocol.mention(room.name, frame) | {"type": "chat.mention"})
 
@@ -147,6 +150,50 @@ async def adelete_message(room: Room, message_id: int) -> bool:
     if deleted:
         await apublish(room.name, {"type": "chat.delete", "id": message_id})
     return deleted
+
+
+async def apublish_presence(room_name: str) -> None:
+    """Tell the room who is in it now, and every lobby how many."""
+    names = await presence.safely(presence.store().names(room_name), None)
+    if names is None:
+        return
+    layer = get_channel_layer()
+    await layer.group_send(room_group_name(room_name), {**protocol.presence(names), "type": "presence.update"})
+    await layer.group_send(LOBBY_GROUP, {"type": "directory.room", "room": room_name, "online": len(names)})
+
+
+async def apublish_typing(room_name: str, author: str, channel: str) -> None:
+    """Tell the room's other sockets that `author` is typing (`channel`, the typist's own, is skipped)."""
+    await apublish(room_name, {"type": "chat.typing", "author": author, "channel": channel})
+
+
+def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:
+    """The rooms with the newest messages, newest first: name to the time of the last message."""
+    rooms = (
+        Room.objects.annotate(last=Max("messages__created"))
+        .filter(last__isnull=False)
+        .order_by("-last")
+        .values_list("name", "last")[:limit]
+    )
+    return {name: protocol.format_time(last) for name, last in rooms}
+
+
+async def adirectory() -> list[dict]:
+    """The lobby's list: rooms with people in them or recent messages, busiest first."""
+    last_activity = await database_sync_to_async(recently_active_rooms)()
+    store = presence.store()
+    rooms = set(last_activity) | set(await presence.safely(store.rooms(), []))
+    entries = [
+        {
+            "room": room,
+            "online": len(await presence.safely(store.names(room), [])),
+            "last_activity": last_activity.get(room),
+        }
+        for room in rooms
+    ]
+    entries.sort(key=lambda entry: entry["last_activity"] or "", reverse=True)
+    entries.sort(key=lambda entry: entry["online"], reverse=True)  # stable: busiest first, then most recent
+    return entries[:50]
 
 
 aget_or_create_room = database_sync_to_async(get_or_create_room)

@@ -221,6 +221,12 @@ CHAT_CATCH_UP_LIMIT = env_int("CHAT_CATCH_UP_LIMIT", 1000)
 # Frames a socket may send: on average per second, and in one burst. 0 switches the limit off.
 CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 5.0)
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 10)
+# Presence: a socket not seen for CHAT_PRESENCE_TTL seconds is gone; sockets say they are
+# still there every CHAT_PRESENCE_HEARTBEAT seconds.
+CHAT_PRESENCE_TTL = env_float("CHAT_PRESENCE_TTL", 30.0)
+CHAT_PRESENCE_HEARTBEAT = env_float("CHAT_PRESENCE_HEARTBEAT", 10.0)
+if not 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL:
+    raise ImproperlyConfigured("CHAT_PRESENCE_HEARTBEAT must be above 0 and below CHAT_PRESENCE_TTL.")
 # The bearer token of the HTTP API (POST /api/rooms/<room>/messages); unset, only staff sessions may post.
 CHAT_API_TOKEN = os.environ.get("CHAT_API_TOKEN", "").strip()
 if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:

@@ -39,6 +39,9 @@ def server_environment(database_url: str, redis_url: str = "", **overrides: str)
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CHAT_API_TOKEN": API_TOKEN,
+        # Short, so that tests see a killed process's people expire within seconds.
+        "CHAT_PRESENCE_TTL": "4",
+        "CHAT_PRESENCE_HEARTBEAT": "1",
         "PYTHONUNBUFFERED": "1",
     } | overrides
 

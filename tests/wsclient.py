@@ -9,6 +9,8 @@ import websocket
 
 from tests.servers import DaphneServer
 
+AMBIENT = {"presence", "typing"}
+
 
 class ChatClient:
     """One socket in one room of a live server."""
@@ -21,6 +23,8 @@ class ChatClient:
         self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout)
         # Every chat.message received, in arrival order, to check for loss, doubles and order.
         self.messages: list[dict] = []
+        # Frames about people (presence, typing), kept apart: most tests are about messages.
+        self.ambient: list[dict] = []
 
     def send(self, message: str) -> None:
         self.send_frame({"message": message})
@@ -29,7 +33,7 @@ class ChatClient:
         self.ws.send(json.dumps(frame))
 
     def receive(self, timeout: float = 5) -> dict:
-        """The next frame; raises `websocket.WebSocketTimeoutException` if none comes in time."""
+        """The next frame, passing over presence and typing; raises `WebSocketTimeoutException` after `timeout`."""
         self.ws.settimeout(timeout)
         while True:
             opcode, payload = self.ws.recv_data(control_frame=True)
@@ -38,6 +42,9 @@ class ChatClient:
                 raise ConnectionError(f"the server closed the socket (close code {code})")
             if opcode == websocket.ABNF.OPCODE_TEXT:
                 frame = json.loads(payload)
+                if frame.get("type") in AMBIENT:
+                    self.ambient.append(frame)
+                    continue
                 if frame.get("type") == "chat.message":
                     self.messages.append(frame)
                 return frame

@@ -1,7 +1,7 @@
 // The room page: shows the room's messages and sends what the person types.
 // User text is only ever set with textContent, so it is shown, never run.
 
-import { RoomConnection } from "./connection.js";
+import { RoomConnection, roomSocketUrl } from "./connection.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
@@ -11,6 +11,12 @@ const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
 const errorBox = document.getElementById("chat-error");
 const toasts = document.getElementById("toasts");
+const presenceList = document.getElementById("presence-list");
+const presenceCount = document.getElementById("presence-count");
+const typingIndicator = document.getElementById("typing-indicator");
+
+const TYPING_SHOWN_MS = 3000; // how long "is typing" stays after the last keystroke heard
+const TYPING_SEND_EVERY_MS = 2000; // how often a typist tells the room, at most
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -72,6 +78,42 @@ function hasMessage(id) {
 function addMessage(frame) {
   if (!Number.isInteger(frame.id) || hasMessage(frame.id)) return;
   place(renderMessage(frame), frame.id);
+  stopTyping(frame.author);
+}
+
+function showPresence(frame) {
+  if (!Array.isArray(frame.users)) return;
+  presenceList.replaceChildren(
+    ...frame.users.map((name) => {
+      const item = document.createElement("li");
+      item.textContent = name === myName ? `${name} (you)` : name;
+      return item;
+    }),
+  );
+  presenceCount.textContent = String(frame.users.length);
+}
+
+// Who is typing now, each with the timer that forgets them.
+const typists = new Map();
+
+function showTyping() {
+  const names = [...typists.keys()];
+  typingIndicator.textContent =
+    names.length === 0 ? "" : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…`;
+}
+
+function startTyping(frame) {
+  if (typeof frame.author !== "string" || frame.author === myName) return;
+  clearTimeout(typists.get(frame.author));
+  typists.set(frame.author, setTimeout(() => stopTyping(frame.author), TYPING_SHOWN_MS));
+  showTyping();
+}
+
+function stopTyping(author) {
+  if (!typists.has(author)) return;
+  clearTimeout(typists.get(author));
+  typists.delete(author);
+  showTyping();
 }
 
 function acknowledge(frame) {
@@ -121,16 +163,24 @@ const handlers = {
   ack: acknowledge,
   delete: removeMessage,
   mention: showMention,
+  presence: showPresence,
+  typing: startTyping,
   error: showError,
 };
 
 const connection = new RoomConnection({
-  roomName,
+  url: () => roomSocketUrl(roomName, newestId),
   statusElement: document.getElementById("connection-status"),
   retryButton: document.getElementById("connection-retry"),
   onFrame: (frame) => handlers[frame.type]?.(frame), // Frame types this page doesn't know are ignored.
   onOpen: () => outbox.forEach(({ message }, clientId) => sendMessage(clientId, message)),
-  lastId: () => newestId,
+});
+
+let lastTypingSent = 0;
+input.addEventListener("input", () => {
+  const now = Date.now();
+  if (!input.value.trim() || now - lastTypingSent < TYPING_SEND_EVERY_MS) return;
+  if (connection.send({ type: "typing" })) lastTypingSent = now;
 });
 
 form.addEventListener("submit", (event) => {
@@ -146,6 +196,7 @@ form.addEventListener("submit", (event) => {
   log.scrollTop = log.scrollHeight;
   outbox.set(clientId, { message, item });
   sendMessage(clientId, message);
+  lastTypingSent = 0;
   input.value = "";
   errorBox.hidden = true;
   input.focus();

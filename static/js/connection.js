@@ -1,14 +1,18 @@
-// The room's WebSocket: opens it, shows its state in #connection-status, and
+// A page's WebSocket: opens it, shows its state in #connection-status, and
 // reconnects by itself with exponential backoff and jitter when it drops.
 
 const CLOSE_NOT_FOUND = 4404;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
 
-export function roomSocketUrl(roomName, after, location = window.location) {
+export function socketUrl(path, location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+export function roomSocketUrl(roomName, after) {
   const query = after > 0 ? `?after=${after}` : "";
-  return `${scheme}//${location.host}/ws/chat/${encodeURIComponent(roomName)}/${query}`;
+  return socketUrl(`/ws/chat/${encodeURIComponent(roomName)}/${query}`);
 }
 
 // The wait before reconnect attempt number `attempt` (0, 1, 2, ...): doubling
@@ -20,27 +24,38 @@ export function reconnectDelay(attempt, random = Math.random) {
 }
 
 export class RoomConnection {
-  // lastId() gives the newest message id the page holds, sent as ?after= so
-  // the server replays only what was missed; onOpen runs on every (re)connect.
-  constructor({ roomName, statusElement, retryButton, onFrame, onOpen, lastId }) {
-    this.roomName = roomName;
+  // url() is asked on every (re)connect, so a room page can say which messages
+  // it already holds (?after=); onOpen runs on every (re)connect too.
+  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {} }) {
+    this.url = url;
     this.statusElement = statusElement;
     this.retryButton = retryButton;
     this.onFrame = onFrame;
     this.onOpen = onOpen;
-    this.lastId = lastId;
     this.socket = null;
     this.attempt = 0;
     this.timers = [];
     retryButton.addEventListener("click", () => this.open());
     window.addEventListener("online", () => this.socket === null && this.open());
+    // Leaving the page closes the socket at once, so the room sees the person go
+    // (a page kept in the back/forward cache would otherwise hold it open), and
+    // coming back to the page from that cache opens it again.
+    window.addEventListener("pagehide", () => this.shut());
+    window.addEventListener("pageshow", (event) => event.persisted && this.open());
+  }
+
+  shut() {
+    this.clearTimers();
+    const socket = this.socket;
+    this.socket = null; // its close event is then not a reason to reconnect
+    socket?.close(1000, "page hidden");
   }
 
   open() {
     this.clearTimers();
     this.retryButton.hidden = true;
     this.showState("connecting", "Connecting…");
-    const socket = new WebSocket(roomSocketUrl(this.roomName, this.lastId()));
+    const socket = new WebSocket(this.url());
     socket.addEventListener("open", () => {
       this.attempt = 0;
       this.showState("open", "Connected");
@@ -51,7 +66,7 @@ export class RoomConnection {
       if (this.socket !== socket) return;
       this.socket = null;
       if (event.code === CLOSE_NOT_FOUND) {
-        this.showState("closed", "Disconnected: the server refused this room.");
+        this.showState("closed", "Disconnected: the server refused this page's connection.");
       } else {
         this.scheduleReconnect();
       }

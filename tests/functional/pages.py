@@ -86,3 +86,41 @@ class ChatPage:
                 item.find_element(By.CSS_SELECTOR, "button.delete").click()
                 return
         raise AssertionError(f"no message {text!r} to delete")
+
+    def presence(self) -> list[str]:
+        # Read in one script: the list is redrawn whole, so element handles go stale.
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#presence-list li')].map((li) => li.textContent);"
+        )
+
+    def typing_text(self) -> str:
+        return self.driver.find_element(By.ID, "typing-indicator").text
+
+    def directory(self) -> dict[str, str]:
+        """The lobby's rooms: name to its "N online" text."""
+        return self.driver.execute_script(
+            "return Object.fromEntries([...document.querySelectorAll('#room-directory li')].map("
+            "(li) => [li.dataset.room, li.querySelector('.online-count').textContent]));"
+        )
+
+    def directory_text(self, room: str) -> str:
+        return self.driver.execute_script(
+            "const rooms = [...document.querySelectorAll('#room-directory li')];"
+            "const li = rooms.find((li) => li.dataset.room === arguments[0]);"
+            "return li ? li.textContent : '';",
+            room,
+        )
+
+    def accessibility_violations(self, axe_source: str) -> list[dict]:
+        """axe-core's serious and critical findings on the current page."""
+        self.driver.execute_script(axe_source)
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done(String(e)));"
+        )
+        assert isinstance(result, list), f"axe failed: {result}"
+        return [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+            for v in result
+            if v["impact"] in {"serious", "critical"}
+        ]

@@ -7,7 +7,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
@@ -17,14 +16,15 @@ from chat import services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
+from tests.unit.communicator import ChatCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
-async def connect(room: str = "lobby", *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
+async def connect(room: str = "lobby", *headers: tuple[bytes, bytes]) -> ChatCommunicator:
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
     connected, _ = await communicator.connect()
     assert connected
     return communicator
@@ -81,7 +81,7 @@ async def test_a_rate_of_zero_lets_everything_through() -> None:
 @override_settings(CHAT_MAX_CONNECTIONS_PER_IP=2)
 async def test_too_many_sockets_from_one_address_are_refused_with_a_reason() -> None:
     first, second = await connect(), await connect("other")
-    third = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN])
+    third = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN])
     assert (await third.connect())[0]
     assert (await third.receive_json_from())["code"] == "too_many_connections"
     assert (await third.receive_output())["code"] == 4429
@@ -169,7 +169,7 @@ async def test_a_message_the_database_refuses_is_reported_and_not_relayed(caplog
 )
 async def test_refused_origins_are_logged(caplog: pytest.LogCaptureFixture, origin: bytes | None, logged: str) -> None:
     headers = [(b"origin", origin)] if origin is not None else []
-    communicator = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=headers)
+    communicator = ChatCommunicator(application, "/ws/chat/lobby/", headers=headers)
     with caplog.at_level(logging.WARNING, logger="chat.origins"):
         connected, _ = await communicator.connect()
     assert not connected

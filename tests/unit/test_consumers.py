@@ -1,4 +1,4 @@
-"""The consumer through `channels.testing.WebsocketCommunicator`, on the in-memory layer."""
+"""The consumer through `channels.testing.ChatCommunicator`, on the in-memory layer."""
 
 import json
 from urllib.parse import quote
@@ -7,7 +7,6 @@ import pytest
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 
@@ -15,20 +14,21 @@ from chat import services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
+from tests.unit.communicator import ChatCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
-async def connect(room: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
+async def connect(room: str, *headers: tuple[bytes, bytes]) -> ChatCommunicator:
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
     connected, _ = await communicator.connect()
     assert connected
     return communicator
 
 
-async def say(communicator: WebsocketCommunicator, text: str) -> None:
+async def say(communicator: ChatCommunicator, text: str) -> None:
     await communicator.send_json_to({"message": text})
 
 
@@ -169,7 +169,7 @@ async def test_a_binary_frame_gets_an_error() -> None:
 
 @pytest.mark.parametrize("room", ["a b", "x" * 65, "<script>", "."])
 async def test_an_invalid_room_is_refused_with_a_reason(room: str) -> None:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN])
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN])
     connected, _ = await communicator.connect()
     assert connected
     frame = await communicator.receive_json_from()
@@ -179,7 +179,7 @@ async def test_an_invalid_room_is_refused_with_a_reason(room: str) -> None:
 
 
 async def test_an_unknown_path_is_refused_with_a_reason() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/nowhere/", headers=[ORIGIN])
+    communicator = ChatCommunicator(application, "/ws/nowhere/", headers=[ORIGIN])
     connected, _ = await communicator.connect()
     assert connected
     assert (await communicator.receive_json_from())["code"] == "not_found"
@@ -187,13 +187,13 @@ async def test_an_unknown_path_is_refused_with_a_reason() -> None:
 
 
 async def test_a_foreign_origin_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=[(b"origin", b"http://evil.test")])
+    communicator = ChatCommunicator(application, "/ws/chat/lobby/", headers=[(b"origin", b"http://evil.test")])
     connected, _ = await communicator.connect()
     assert not connected
 
 
 async def test_a_missing_origin_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/chat/lobby/")
+    communicator = ChatCommunicator(application, "/ws/chat/lobby/")
     connected, _ = await communicator.connect()
     assert not connected
 
@@ -211,7 +211,7 @@ async def test_a_client_gone_before_its_ack_is_no_server_error() -> None:
 
         return await application(scope, receive, send_or_fail)
 
-    communicator = WebsocketCommunicator(daphne_like, "/ws/chat/lobby/", headers=[ORIGIN])
+    communicator = ChatCommunicator(daphne_like, "/ws/chat/lobby/", headers=[ORIGIN])
     assert (await communicator.connect())[0]
     closing = True
     await communicator.send_json_to({"message": "last words", "client_id": "gone"})

@@ -5,21 +5,21 @@ from urllib.parse import quote
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 
 from chat import services
 from chat.groups import room_group_name
 from chat.layers import LAYER_RECOVERED
 from chat.models import Message
 from mysite.asgi import application
+from tests.unit.communicator import ChatCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
-async def connect(room: str, query: str = "") -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN])
+async def connect(room: str, query: str = "") -> ChatCommunicator:
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN])
     connected, _ = await communicator.connect()
     assert connected
     return communicator
@@ -30,7 +30,7 @@ async def save(room_name: str, *texts: str) -> list[Message]:
     return [await database_sync_to_async(services.save_message)(room, "ann", text) for text in texts]
 
 
-async def receive_ids(communicator: WebsocketCommunicator, count: int) -> list[int]:
+async def receive_ids(communicator: ChatCommunicator, count: int) -> list[int]:
     return [(await communicator.receive_json_from())["id"] for _ in range(count)]
 
 

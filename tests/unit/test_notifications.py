@@ -7,7 +7,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
@@ -19,6 +18,7 @@ from chat.groups import InvalidRoomName, room_group_name, user_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
 from mysite.asgi import application
+from tests.unit.communicator import ChatCommunicator
 
 TOKEN = "a-test-token-of-enough-length"
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -77,7 +77,7 @@ def test_display_names_with_spaces_get_valid_user_groups() -> None:
     assert user_group_name("Ann Lee").startswith("user-u.")
 
 
-async def socket_as(name: str, room: str) -> WebsocketCommunicator:
+async def socket_as(name: str, room: str) -> ChatCommunicator:
     @database_sync_to_async
     def cookie() -> tuple[bytes, bytes]:
         session = SessionStore()
@@ -85,7 +85,7 @@ async def socket_as(name: str, room: str) -> WebsocketCommunicator:
         session.create()
         return (b"cookie", f"sessionid={session.session_key}".encode())
 
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, await cookie()])
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, await cookie()])
     assert (await communicator.connect())[0]
     return communicator
 

@@ -1,0 +1,137 @@
+"""Who is in each room, across every Daphne process.
+
+Each socket is an entry with a last-seen time: in Redis when ``REDIS_URL`` is
+set (one sorted set per room, scored by time), else in this process's memory.
+Sockets refresh their entry every ``CHAT_PRESENCE_HEARTBEAT`` seconds; an
+entry older than ``CHAT_PRESENCE_TTL`` is gone, so a process killed outright
+leaves no ghosts for longer than that. A person with several tabs counts once.
+"""
+
+import asyncio
+import logging
+import math
+import time
+import weakref
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+import redis.asyncio
+from django.conf import settings
+
+from chat.groups import room_group_name
+from chat.layers import REDIS_ERRORS
+
+logger = logging.getLogger(__name__)
+
+ROOMS_KEY = "chat:presence:rooms"
+
+
+def _member(channel: str, name: str) -> str:
+    return f"{channel}\n{name}"  # channel names hold no line breaks
+
+
+def _name(member: str | bytes) -> str:
+    text = member.decode() if isinstance(member, bytes) else member
+    return text.split("\n", 1)[1]
+
+
+class PresenceStore(Protocol):
+    async def touch(self, room: str, channel: str, name: str) -> int:
+        """Mark a socket present now; returns how many expired entries of the room were dropped."""
+
+    async def remove(self, room: str, channel: str, name: str) -> None: ...
+
+    async def names(self, room: str) -> list[str]:
+        """The names present in the room, each once, sorted."""
+
+    async def rooms(self) -> list[str]:
+        """The rooms that may have someone present."""
+
+
+class MemoryPresence:
+    """One process only, as with the in-memory channel layer."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, float]] = {}
+
+    def _prune(self, room: str) -> int:
+        entries = self.entries.get(room, {})
+        cutoff = time.time() - settings.CHAT_PRESENCE_TTL
+        stale = [member for member, seen in entries.items() if seen < cutoff]
+        for member in stale:
+            del entries[member]
+        return len(stale)
+
+    async def touch(self, room: str, channel: str, name: str) -> int:
+        self.entries.setdefault(room, {})[_member(channel, name)] = time.time()
+        return self._prune(room)
+
+    async def remove(self, room: str, channel: str, name: str) -> None:
+        self.entries.get(room, {}).pop(_member(channel, name), None)
+
+    async def names(self, room: str) -> list[str]:
+        self._prune(room)
+        return sorted({_name(member) for member in self.entries.get(room, {})})
+
+    async def rooms(self) -> list[str]:
+        return [room for room, entries in self.entries.items() if entries]
+
+
+class RedisPresence:
+    """Shared by every process that uses the same Redis."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = redis.asyncio.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+    @staticmethod
+    def key(room: str) -> str:
+        return f"chat:presence:{room_group_name(room)}"
+
+    async def touch(self, room: str, channel: str, name: str) -> int:
+        now = time.time()
+        ttl = settings.CHAT_PRESENCE_TTL
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.key(room), {_member(channel, name): now})
+            pipe.expire(self.key(room), math.ceil(ttl * 2))
+            pipe.zremrangebyscore(self.key(room), "-inf", now - ttl)
+            pipe.sadd(ROOMS_KEY, room)
+            _, _, dropped, _ = await pipe.execute()
+        return dropped
+
+    async def remove(self, room: str, channel: str, name: str) -> None:
+        await self.redis.zrem(self.key(room), _member(channel, name))
+
+    async def names(self, room: str) -> list[str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.key(room), "-inf", time.time() - settings.CHAT_PRESENCE_TTL)
+            pipe.zrange(self.key(room), 0, -1)
+            _, members = await pipe.execute()
+        if not members:
+            await self.redis.srem(ROOMS_KEY, room)
+        return sorted({_name(member) for member in members})
+
+    async def rooms(self) -> list[str]:
+        return sorted(member.decode() for member in await self.redis.smembers(ROOMS_KEY))
+
+
+_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceStore]" = weakref.WeakKeyDictionary()
+
+
+def store() -> PresenceStore:
+    """This event loop's presence store (Redis connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _stores:
+        _stores[loop] = RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
+    return _stores[loop]
+
+
+T = TypeVar("T")
+
+
+async def safely(operation: Awaitable[T], default: T) -> T:
+    """Run a presence operation; while Redis is away, presence is simply unknown (no traceback)."""
+    try:
+        return await operation
+    except REDIS_ERRORS as exc:
+        logger.info("Presence is unavailable: %s", exc)
+        return default

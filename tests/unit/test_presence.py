@@ -1,0 +1,112 @@
+"""Presence, typing and the lobby's directory, through the consumers on the in-memory layer."""
+
+from urllib.parse import quote
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import override_settings
+
+from chat import presence, services
+from mysite.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+async def socket_as(name: str, path: str) -> WebsocketCommunicator:
+    @database_sync_to_async
+    def cookie() -> tuple[bytes, bytes]:
+        session = SessionStore()
+        session["display_name"] = name
+        session.create()
+        return (b"cookie", f"sessionid={session.session_key}".encode())
+
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, await cookie()])
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+async def presence_until(communicator: WebsocketCommunicator, users: list[str]) -> dict:
+    """Read presence frames until one lists `users`."""
+    while (frame := await next_of_type(communicator, "presence"))["users"] != users:
+        pass
+    return frame
+
+
+async def next_of_type(communicator: WebsocketCommunicator, frame_type: str) -> dict:
+    while True:
+        frame = await communicator.receive_json_from()
+        if frame["type"] == frame_type:
+            return frame
+
+
+def room(name: str) -> str:
+    return f"/ws/chat/{quote(name)}/"
+
+
+async def test_people_in_a_room_are_listed_once_each_and_leave() -> None:
+    ann = await socket_as("Ann", room("physics"))
+    assert await next_of_type(ann, "presence") == {"type": "presence", "users": ["Ann"], "count": 1}
+    bob = await socket_as("Bob", room("physics"))
+    bob_again = await socket_as("Bob", room("physics"))  # a second tab
+    assert (await presence_until(ann, ["Ann", "Bob"]))["count"] == 2
+    await bob.disconnect()
+    assert await presence.store().names("physics") == ["Ann", "Bob"], "Bob's other tab is still there"
+    await bob_again.disconnect()
+    assert await presence_until(ann, ["Ann"]) == {"type": "presence", "users": ["Ann"], "count": 1}
+    await ann.disconnect()
+
+
+async def test_typing_reaches_the_others_but_not_the_typist() -> None:
+    ann = await socket_as("Ann", room("physics"))
+    bob = await socket_as("Bob", room("physics"))
+    await bob.send_json_to({"type": "typing"})
+    assert await next_of_type(ann, "typing") == {"type": "typing", "author": "Bob"}
+    await bob.send_json_to({"message": "done"})
+    frames = [await bob.receive_json_from()]
+    while frames[-1]["type"] != "chat.message":
+        frames.append(await bob.receive_json_from())
+    assert "typing" not in {frame["type"] for frame in frames}, "the typist is not told of their own typing"
+    await ann.disconnect()
+    await bob.disconnect()
+
+
+async def test_a_typing_frame_takes_no_other_fields() -> None:
+    ann = await socket_as("Ann", room("physics"))
+    await ann.send_json_to({"type": "typing", "message": "x"})
+    assert (await next_of_type(ann, "error"))["code"] == "unknown_field"
+    await ann.disconnect()
+
+
+@override_settings(CHAT_PRESENCE_TTL=0.2, CHAT_PRESENCE_HEARTBEAT=0.05)
+async def test_entries_nobody_refreshes_expire() -> None:
+    store = presence.store()
+    await store.touch("physics", "dead-process-channel", "Ghost")
+    ann = await socket_as("Ann", room("physics"))
+    assert (await next_of_type(ann, "presence"))["users"] == ["Ann", "Ghost"]
+    # Ann's heartbeat drops the ghost once it is older than the expiry, and tells the room.
+    await presence_until(ann, ["Ann"])
+    await ann.disconnect()
+
+
+async def test_the_lobby_gets_the_directory_then_live_changes() -> None:
+    await services.apost_notification("physics", "Lab at six.")
+    lobby = await socket_as("Zoe", "/ws/lobby/")
+    directory = await lobby.receive_json_from()
+    assert directory["type"] == "directory"
+    assert [(r["room"], r["online"]) for r in directory["rooms"]] == [("physics", 0)]
+    assert directory["rooms"][0]["last_activity"].endswith("Z")
+
+    ann = await socket_as("Ann", room("maths"))
+    assert await lobby.receive_json_from() == {"type": "room.update", "room": "maths", "online": 1}
+    await ann.send_json_to({"message": "hi"})
+    update = await lobby.receive_json_from()
+    assert (update["type"], update["room"]) == ("room.update", "maths")
+    assert update["last_activity"].endswith("Z")
+    await ann.disconnect()
+    assert await lobby.receive_json_from() == {"type": "room.update", "room": "maths", "online": 0}
+    await lobby.send_json_to({"message": "hi"})
+    assert (await lobby.receive_json_from())["code"] == "unknown_type"
+    await lobby.disconnect()
