@@ -1,8 +1,16 @@
 """A `WebsocketCommunicator` for tests about messages: it passes over presence and typing frames."""
 
 import json
+from urllib.parse import quote
 
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+
+from mysite.asgi import application
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
 
 # Frames about people rather than messages; the tests of presence read them with the plain communicator.
 AMBIENT = {"presence", "typing"}
@@ -23,3 +31,39 @@ class ChatCommunicator(WebsocketCommunicator):
                 self.output_queue.put_nowait(output)  # not ambient: leave it for the test to read
                 return False
         return True
+
+
+@database_sync_to_async
+def session_cookie(**data: str) -> tuple[bytes, bytes]:
+    """A Cookie header for a new session holding `data` (``display_name``, or a logged-in user's keys)."""
+    session = SessionStore()
+    session.update(data)
+    session.create()
+    return (b"cookie", f"sessionid={session.session_key}".encode())
+
+
+def login_data(user: User) -> dict[str, str]:
+    """The session keys of a logged-in `user`, for `session_cookie`."""
+    return {
+        "_auth_user_id": str(user.pk),
+        "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+        "_auth_user_hash": user.get_session_auth_hash(),
+    }
+
+
+async def socket_as(
+    name: str, path: str, communicator: type[WebsocketCommunicator] = ChatCommunicator
+) -> WebsocketCommunicator:
+    """A connected socket at `path` whose session's display name is `name`."""
+    socket = communicator(application, path, headers=[ORIGIN, await session_cookie(display_name=name)])
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def connect(room: str = "lobby", *headers: tuple[bytes, bytes], query: str = "") -> ChatCommunicator:
+    """A connected socket in `room` (a guest, unless `headers` carry a session cookie)."""
+    socket = ChatCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN, *headers])
+    connected, _ = await socket.connect()
+    assert connected
+    return socket

@@ -1,14 +1,12 @@
 """Abuse and failure at the socket: floods, too many sockets, moderation, a failing database, origins."""
 
 import logging
-from urllib.parse import quote
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django.test import Client, override_settings
 
@@ -16,33 +14,15 @@ from chat import services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ChatCommunicator
+from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
 
-
-async def connect(room: str = "lobby", *headers: tuple[bytes, bytes]) -> ChatCommunicator:
-    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-@database_sync_to_async
-def staff_cookie(is_staff: bool) -> tuple[bytes, bytes]:
-    user = User.objects.create_user(f"user{User.objects.count()}", password="pw-for-tests-only", is_staff=is_staff)
-    session = SessionStore()
-    session.update(
-        {
-            "_auth_user_id": str(user.pk),
-            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-            "_auth_user_hash": user.get_session_auth_hash(),
-        }
-    )
-    session.create()
-    return (b"cookie", f"sessionid={session.session_key}".encode())
+async def staff_cookie(is_staff: bool) -> tuple[bytes, bytes]:
+    create = database_sync_to_async(User.objects.create_user)
+    user = await create(f"user-{is_staff}", password="pw-for-tests-only", is_staff=is_staff)
+    return await session_cookie(**login_data(user))
 
 
 @database_sync_to_async

@@ -8,36 +8,18 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 
 from chat import services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ChatCommunicator
+from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-async def connect(room: str, *headers: tuple[bytes, bytes]) -> ChatCommunicator:
-    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, *headers])
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 async def say(communicator: ChatCommunicator, text: str) -> None:
     await communicator.send_json_to({"message": text})
-
-
-@database_sync_to_async
-def session_cookie(**data: str) -> tuple[bytes, bytes]:
-    session = SessionStore()
-    session.update(data)
-    session.create()
-    return (b"cookie", f"sessionid={session.session_key}".encode())
 
 
 @database_sync_to_async
@@ -118,12 +100,7 @@ async def test_the_author_is_the_display_name_from_the_session() -> None:
 
 async def test_a_logged_in_user_speaks_under_their_username() -> None:
     user = await database_sync_to_async(User.objects.create_user)("teacher", password="pw-for-tests-only")
-    cookie = await session_cookie(
-        _auth_user_id=str(user.pk),
-        _auth_user_backend="django.contrib.auth.backends.ModelBackend",
-        _auth_user_hash=user.get_session_auth_hash(),
-        display_name="someone else",
-    )
+    cookie = await session_cookie(**login_data(user), display_name="someone else")
     teacher = await connect("lobby", cookie)
     await say(teacher, "hi")
     assert (await teacher.receive_json_from())["author"] == "teacher"

@@ -1,7 +1,5 @@
 """What the consumer promises each socket: every message once, in id order, with acks and catch-up."""
 
-from urllib.parse import quote
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -10,19 +8,9 @@ from chat import services
 from chat.groups import room_group_name
 from chat.layers import LAYER_RECOVERED
 from chat.models import Message
-from mysite.asgi import application
-from tests.unit.communicator import ChatCommunicator
+from tests.unit.communicator import ChatCommunicator, connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-async def connect(room: str, query: str = "") -> ChatCommunicator:
-    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN])
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 async def save(room_name: str, *texts: str) -> list[Message]:
@@ -60,7 +48,7 @@ async def test_a_resend_is_stored_once_and_delivered_once() -> None:
 
 async def test_after_replays_only_what_was_missed() -> None:
     await save("lobby", "1", "2", "3", "4", "5")
-    back = await connect("lobby", "?after=3")
+    back = await connect("lobby", query="?after=3")
     assert await receive_ids(back, 2) == [4, 5]
     assert await back.receive_nothing(timeout=0.1)
     await back.disconnect()
@@ -68,14 +56,14 @@ async def test_after_replays_only_what_was_missed() -> None:
 
 async def test_after_replays_more_than_the_history_length() -> None:
     await save("lobby", *[str(n) for n in range(60)])
-    back = await connect("lobby", "?after=0")
+    back = await connect("lobby", query="?after=0")
     assert await receive_ids(back, 60) == list(range(1, 61))
     await back.disconnect()
 
 
 async def test_after_beyond_the_newest_id_does_not_hide_new_messages() -> None:
     await save("lobby", "1")
-    back = await connect("lobby", "?after=99")
+    back = await connect("lobby", query="?after=99")
     assert await back.receive_nothing(timeout=0.1)
     await back.send_json_to({"message": "2"})
     assert await receive_ids(back, 1) == [2]
@@ -84,7 +72,7 @@ async def test_after_beyond_the_newest_id_does_not_hide_new_messages() -> None:
 
 async def test_a_bad_after_gets_an_error_then_the_usual_history() -> None:
     await save("lobby", "1")
-    back = await connect("lobby", "?after=soon")
+    back = await connect("lobby", query="?after=soon")
     assert (await back.receive_json_from())["code"] == "invalid_query"
     assert await receive_ids(back, 1) == [1]
     await back.disconnect()

@@ -5,10 +5,8 @@ from urllib.parse import quote
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
@@ -17,11 +15,9 @@ from chat import protocol, services
 from chat.groups import InvalidRoomName, room_group_name, user_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
-from mysite.asgi import application
-from tests.unit.communicator import ChatCommunicator
+from tests.unit.communicator import socket_as
 
 TOKEN = "a-test-token-of-enough-length"
-ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
 def listen(room: str) -> tuple[object, str]:
@@ -77,23 +73,14 @@ def test_display_names_with_spaces_get_valid_user_groups() -> None:
     assert user_group_name("Ann Lee").startswith("user-u.")
 
 
-async def socket_as(name: str, room: str) -> ChatCommunicator:
-    @database_sync_to_async
-    def cookie() -> tuple[bytes, bytes]:
-        session = SessionStore()
-        session["display_name"] = name
-        session.create()
-        return (b"cookie", f"sessionid={session.session_key}".encode())
-
-    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, await cookie()])
-    assert (await communicator.connect())[0]
-    return communicator
+def socket_in(name: str, room: str) -> object:
+    return socket_as(name, f"/ws/chat/{quote(room)}/")
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_mention_reaches_the_person_in_another_room() -> None:
-    ann = await socket_as("Ann", "physics")
-    bob = await socket_as("Bob", "lobby")
+    ann = await socket_in("Ann", "physics")
+    bob = await socket_in("Bob", "lobby")
     await bob.send_json_to({"message": "@Ann can you look at this? @Bob"})
     assert (await bob.receive_json_from())["type"] == "chat.message"
     mention = await ann.receive_json_from()

@@ -3,29 +3,18 @@
 from urllib.parse import quote
 
 import pytest
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 
 from chat import presence, services
-from mysite.asgi import application
+from tests.unit.communicator import socket_as as connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
 async def socket_as(name: str, path: str) -> WebsocketCommunicator:
-    @database_sync_to_async
-    def cookie() -> tuple[bytes, bytes]:
-        session = SessionStore()
-        session["display_name"] = name
-        session.create()
-        return (b"cookie", f"sessionid={session.session_key}".encode())
-
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, await cookie()])
-    assert (await communicator.connect())[0]
-    return communicator
+    # The plain communicator: these tests read presence and typing frames.
+    return await connect_as(name, path, WebsocketCommunicator)
 
 
 async def presence_until(communicator: WebsocketCommunicator, users: list[str]) -> dict:
