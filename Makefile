@@ -16,7 +16,7 @@ NGINX := nginx:/usr/sbin/nginx
 TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver \
 	npm:/usr/bin/npm
 
-.PHONY: run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -89,8 +89,12 @@ check: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py check
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
-test: system-packages setup node_modules/.installed lint check
+test: system-packages setup node_modules/.installed lint check docs
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 unit integration functional: system-packages setup node_modules/.installed
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)

@@ -38,6 +38,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     heartbeat: asyncio.Task | None = None
     delivered = 0
 
+    # --8<-- [start:connect]
     async def connect(self) -> None:
         try:
             room_name = clean_room_name(self.scope["url_route"]["kwargs"]["room_name"])
@@ -84,6 +85,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.be_present()
         self.heartbeat = asyncio.create_task(self.stay_present())
 
+    # --8<-- [end:connect]
+
     async def disconnect(self, code: int) -> None:
         if self.heartbeat is not None:
             self.heartbeat.cancel()
@@ -97,6 +100,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if group:
                 await self.channel_layer.group_discard(group, self.channel_name)
 
+    # --8<-- [start:receive]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_group is None:
             return  # a refused socket, closing
@@ -116,6 +120,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             await self.post_message(frame)
 
+    # --8<-- [end:receive]
+
     async def post_message(self, frame: protocol.ChatMessageIn) -> None:
         try:
             message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
@@ -132,6 +138,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif not await services.adelete_message(self.room, message_id):
             await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {message_id}.")
 
+    # --8<-- [start:chat-message]
     async def chat_message(self, event: dict) -> None:
         """A message said in the room, delivered through the Group."""
         message_id = event["id"]
@@ -143,6 +150,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.deliver(await services.amessages_between(self.room, self.delivered, message_id))
         await self.send_frame(event)
         self.delivered = message_id
+
+    # --8<-- [end:chat-message]
 
     async def chat_delete(self, event: dict) -> None:
         """A moderator deleted a message of the room."""

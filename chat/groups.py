@@ -41,6 +41,7 @@ def clean_room_name(raw: str) -> str:
     return name
 
 
+# --8<-- [start:room-group-name]
 def room_group_name(room_name: str) -> str:
     """The channel-layer group of a room (which must already be clean).
 
@@ -48,6 +49,9 @@ def room_group_name(room_name: str) -> str:
     (``chat-u.<hex>``). The two prefixes differ, so no two rooms share a group.
     """
     return _group_name("chat", room_name)
+
+
+# --8<-- [end:room-group-name]
 
 
 def user_group_name(display_name: str) -> str:

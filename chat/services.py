@@ -67,10 +67,14 @@ def message_frame(message: Message) -> dict:
     )
 
 
+# --8<-- [start:publish]
 async def apublish(room_name: str, frame: dict) -> None:
     """Send a frame to every socket in the room, in every process, through the room's Group."""
     with metrics.GROUP_SEND_SECONDS.time():
         await get_channel_layer().group_send(room_group_name(room_name), frame)
+
+
+# --8<-- [end:publish]
 
 
 async def apublish_message(room: Room, message: Message) -> None:
@@ -86,6 +90,7 @@ async def apublish_message(room: Room, message: Message) -> None:
         await layer.group_send(user_group_name(name), protocol.mention(room.name, frame) | {"type": "chat.mention"})
 
 
+# --8<-- [start:post-message]
 async def apost_message(
     room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
 ) -> Message:
@@ -97,6 +102,9 @@ async def apost_message(
     message = await database_sync_to_async(save_message)(room, author, text, client_id, kind)
     await apublish_message(room, message)
     return message
+
+
+# --8<-- [end:post-message]
 
 
 def post_message(

@@ -20,9 +20,11 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 
 log_layer_mode()
 
+# --8<-- [start:application]
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": allowed_hosts_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+# --8<-- [end:application]

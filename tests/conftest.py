@@ -89,6 +89,7 @@ def server_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+# --8<-- [start:start-cluster]
 def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str, **overrides: str) -> DaphneCluster:
     env = server_environment(database_url, redis_url, **overrides)
     servers = [DaphneServer(log_dir / f"daphne-{index}.log", env) for index in range(size)]
@@ -97,7 +98,11 @@ def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str, *
     return DaphneCluster(servers)
 
 
+# --8<-- [end:start-cluster]
+
+
 @pytest.fixture(scope="session")
+# --8<-- [start:daphne-cluster]
 def daphne_cluster(
     tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, server_database: str
 ) -> Iterator[DaphneCluster]:
@@ -105,6 +110,9 @@ def daphne_cluster(
     cluster = start_cluster(tmp_path_factory.mktemp("daphne"), 2, server_database, redis_server.url)
     yield cluster
     cluster.stop()
+
+
+# --8<-- [end:daphne-cluster]
 
 
 @pytest.fixture(scope="session")

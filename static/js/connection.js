@@ -18,10 +18,12 @@ export function roomSocketUrl(roomName, after) {
 // The wait before reconnect attempt number `attempt` (0, 1, 2, ...): doubling
 // up to the cap, then a random part of it, so a restarted server isn't hit by
 // every client in the same instant.
+// --8<-- [start:reconnect-delay]
 export function reconnectDelay(attempt, random = Math.random) {
   const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** attempt);
   return ceiling / 2 + random() * (ceiling / 2);
 }
+// --8<-- [end:reconnect-delay]
 
 export class RoomConnection {
   // url() is asked on every (re)connect, so a room page can say which messages

@@ -11,6 +11,7 @@ from tests.functional.pages import ChatPage
 Browsers = Callable[[], ChatPage]
 
 
+# --8<-- [start:two-browsers]
 def test_two_browsers_in_a_room_see_each_other_and_another_room_does_not(
     daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str, screenshot_dir: Path
 ) -> None:
@@ -33,6 +34,9 @@ def test_two_browsers_in_a_room_see_each_other_and_another_room_does_not(
 
     ann.driver.save_screenshot(str(screenshot_dir / "browser-ann.png"))
     bob.driver.save_screenshot(str(screenshot_dir / "browser-bob.png"))
+
+
+# --8<-- [end:two-browsers]
 
 
 def test_a_late_joiner_sees_the_conversation(daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str) -> None:
