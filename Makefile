@@ -16,7 +16,7 @@ NGINX := nginx:/usr/sbin/nginx
 TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver \
 	npm:/usr/bin/npm
 
-.PHONY: docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -76,6 +76,11 @@ demo-apache: setup
 demo-nginx: setup
 	$(call ensure_packages,$(REDIS) $(NGINX))
 	$(BIN)/python deploy/demo.py nginx --port $(call demo_port,8081)
+
+# Load benchmarks, this project beside the tutorial's consumer and a raw relay: a table, in a few minutes.
+bench: setup
+	$(call ensure_packages,$(REDIS))
+	$(BIN)/python -m bench.run
 
 lint: setup
 	$(BIN)/ruff check .

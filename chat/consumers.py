@@ -5,6 +5,7 @@ import contextlib
 import logging
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -34,6 +35,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     room_group: str | None = None
     user_group: str | None = None
+
+    async def dispatch(self, message: dict) -> None:
+        """Call the handler for an event, without Channels' per-event database clean-up.
+
+        Channels closes stale database connections in a thread before every
+        handler; here only the services touch the database, always through
+        `database_sync_to_async`, which does that clean-up itself. Skipping it
+        keeps a thread hop off every message delivered.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     client_address: str | None = None
     heartbeat: asyncio.Task | None = None
     delivered = 0

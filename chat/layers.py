@@ -14,6 +14,7 @@ import collections
 import contextlib
 import logging
 
+import redis.asyncio
 import redis.exceptions
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -36,6 +37,19 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         # Group sends that failed, oldest first; past the limit the oldest go (catch-up covers them).
         self._pending_sends: collections.deque[tuple[str, dict]] = collections.deque(maxlen=pending_send_limit)
         self._recovery: asyncio.Task | None = None
+
+    def create_pool(self, index: int) -> redis.asyncio.ConnectionPool:
+        """A pool that waits for a free connection rather than failing.
+
+        redis-py's default pool refuses at once past 100 connections in use
+        ("Too many connections"), which a class joining at once reaches.
+        """
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return super().create_pool(index)  # Sentinel and other forms: channels-redis's own pools
+        host.setdefault("max_connections", 100)
+        host.setdefault("timeout", 20)
+        return redis.asyncio.BlockingConnectionPool.from_url(host.pop("address"), **host)
 
     async def group_add(self, group: str, channel: str) -> None:
         self._groups_by_channel[channel].add(group)

@@ -81,7 +81,11 @@ class RedisPresence:
     """Shared by every process that uses the same Redis."""
 
     def __init__(self, url: str) -> None:
-        self.redis = redis.asyncio.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        # A pool that waits for a free connection when many sockets join at once, instead of failing.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=10, socket_timeout=5, socket_connect_timeout=2
+        )
+        self.redis = redis.asyncio.Redis(connection_pool=pool)
 
     @staticmethod
     def key(room: str) -> str:

@@ -5,6 +5,10 @@ code call these functions; each has a sync form and, where async callers need
 it, an ``a``-prefixed async form (as Django's own ORM does).
 """
 
+import asyncio
+import logging
+import weakref
+
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -18,6 +22,8 @@ from chat.mentions import mentioned_names
 from chat.models import Message, Room
 
 SYSTEM_AUTHOR = "System"
+
+logger = logging.getLogger(__name__)
 
 
 def get_or_create_room(name: str) -> Room:
@@ -160,14 +166,33 @@ async def adelete_message(room: Room, message_id: int) -> bool:
     return deleted
 
 
+# Joins and leaves in a burst (a class arriving) become one presence list per room,
+# sent this long after the first of them: one list for the room instead of one per join.
+PRESENCE_COALESCE_SECONDS = 0.25
+_presence_due: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def apublish_presence(room_name: str) -> None:
-    """Tell the room who is in it now, and every lobby how many."""
+    """Tell the room who is in it now, and every lobby how many, soon (see `PRESENCE_COALESCE_SECONDS`)."""
+    due = _presence_due.setdefault(asyncio.get_running_loop(), {})
+    if room_name in due and not due[room_name].done():
+        return
+    due[room_name] = asyncio.create_task(_publish_presence_later(room_name))
+
+
+async def _publish_presence_later(room_name: str) -> None:
+    await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
     names = await presence.safely(presence.store().names(room_name), None)
     if names is None:
         return
     layer = get_channel_layer()
-    await layer.group_send(room_group_name(room_name), {**protocol.presence(names), "type": "presence.update"})
-    await layer.group_send(LOBBY_GROUP, {"type": "directory.room", "room": room_name, "online": len(names)})
+    try:
+        await layer.group_send(room_group_name(room_name), {**protocol.presence(names), "type": "presence.update"})
+        await layer.group_send(LOBBY_GROUP, {"type": "directory.room", "room": room_name, "online": len(names)})
+    except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
+        logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
 
 
 async def apublish_typing(room_name: str, author: str, channel: str) -> None:

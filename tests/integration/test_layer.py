@@ -66,3 +66,18 @@ async def test_group_changes_during_an_outage_do_not_raise(private_redis: RedisS
 async def test_cleaning_a_receive_backup_on_a_dead_redis_does_not_raise() -> None:
     layer = new_layer(f"redis://127.0.0.1:{free_port()}/0")
     await layer._clean_receive_backup(0, "asgi:specific.x!")
+
+
+async def test_a_burst_wider_than_the_connection_pool_waits_instead_of_failing(private_redis: RedisServer) -> None:
+    # redis-py's default pool refuses at once ("Too many connections") past its size.
+    layer = ResilientRedisChannelLayer(
+        hosts=[{"address": private_redis.url, "socket_timeout": None, "max_connections": 2}]
+    )
+    channel = await layer.new_channel()
+    await layer.group_add("room", channel)
+    await asyncio.gather(*(layer.group_send("room", {"type": "chat.message", "id": n}) for n in range(30)))
+    assert not layer.recovering, "a full pool is not an outage"
+    async with asyncio.timeout(10):
+        received = {(await layer.receive(channel))["id"] for _ in range(30)}
+    assert received == set(range(30))
+    await layer.flush()

@@ -26,7 +26,7 @@ async def presence_until(communicator: WebsocketCommunicator, users: list[str]) 
 
 async def next_of_type(communicator: WebsocketCommunicator, frame_type: str) -> dict:
     while True:
-        frame = await communicator.receive_json_from()
+        frame = await communicator.receive_json_from(timeout=3)
         if frame["type"] == frame_type:
             return frame
 
@@ -69,7 +69,7 @@ async def test_a_typing_frame_takes_no_other_fields() -> None:
     await ann.disconnect()
 
 
-@override_settings(CHAT_PRESENCE_TTL=0.2, CHAT_PRESENCE_HEARTBEAT=0.05)
+@override_settings(CHAT_PRESENCE_TTL=1.0, CHAT_PRESENCE_HEARTBEAT=0.1)
 async def test_entries_nobody_refreshes_expire() -> None:
     store = presence.store()
     await store.touch("physics", "dead-process-channel", "Ghost")
@@ -99,3 +99,17 @@ async def test_the_lobby_gets_the_directory_then_live_changes() -> None:
     await lobby.send_json_to({"message": "hi"})
     assert (await lobby.receive_json_from())["code"] == "unknown_type"
     await lobby.disconnect()
+
+
+async def test_a_burst_of_joins_sends_few_presence_lists() -> None:
+    ann = await socket_as("Ann", room("physics"))
+    await presence_until(ann, ["Ann"])
+    students = [await socket_as(f"student{n}", room("physics")) for n in range(6)]
+    everyone = ["Ann", *(f"student{n}" for n in range(6))]
+    lists = [(await next_of_type(ann, "presence"))["users"]]
+    while lists[-1] != everyone:
+        lists.append((await next_of_type(ann, "presence"))["users"])
+    assert len(lists) < 6, f"one presence list per join: {lists}"
+    for student in students:
+        await student.disconnect()
+    await ann.disconnect()

@@ -1,0 +1,160 @@
+"""``make bench``: the project, the tutorial's consumer and a raw relay, measured side by side.
+
+Each server runs as one process pinned with Redis to the first core; this load
+generator runs on the second. Everything listens on 127.0.0.1 and stops at the end.
+"""
+
+import argparse
+import asyncio
+import math
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import loadgen
+
+PROJECT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def pinned(argv: list[str], core: int) -> list[str]:
+    return ["taskset", "-c", str(core), *argv] if shutil.which("taskset") and os.cpu_count() > 1 else argv
+
+
+@contextmanager
+def running(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(pinned(argv, 0), env=os.environ | env, cwd=PROJECT, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"{argv[0]} exited; see {log}")
+            try:
+                socket.create_connection((HOST, port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{argv} did not listen on {port}") from None
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def server_pid(process: subprocess.Popen) -> int:
+    """The server's own pid (taskset execs it, so it is the same process)."""
+    return process.pid
+
+
+def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    daphne = [sys.executable, "-m", "daphne", "-b", HOST, "-p", "{port}"]
+    database = f"sqlite:///{work / 'bench.sqlite3'}"
+    project_env = {
+        "DJANGO_SETTINGS_MODULE": "mysite.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": HOST,
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "CHAT_RATE_LIMIT": "0",
+        "CHAT_MAX_CONNECTIONS_PER_IP": "0",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT, env=os.environ | project_env, check=True
+    )
+    return {
+        "this project (Daphne, Redis)": ([*daphne, "mysite.asgi:application"], project_env),
+        "tutorial consumer (Daphne, Redis)": (
+            [*daphne, "bench.tutorial:application"],
+            {"DJANGO_SETTINGS_MODULE": "bench.tutorial", "REDIS_URL": redis_url},
+        ),
+        "raw websockets relay (ceiling)": ([sys.executable, "-m", "bench.raw_server", "{port}"], {}),
+    }
+
+
+async def measure(url: loadgen.URL, pid: int, sizes: list[int]) -> dict[str, float]:
+    row: dict[str, float] = {}
+    # Memory first, while the server's heap is still small: later scenarios grow it, and freed memory stays.
+    kib_per_connection = await loadgen.memory_per_connection(url, pid)
+    for size in sizes:
+        row[f"fan-out {size}"] = await loadgen.fanout(url, size, messages=20 if size <= 200 else 10)
+    row["storm loss %"] = await loadgen.storm(url)
+    row["p50 ms"], row["p99 ms"] = await loadgen.latency(url)
+    row["conn/s"] = await loadgen.connection_rate(url)
+    row["KiB/conn"] = kib_per_connection
+    return row
+
+
+def table(rows: dict[str, dict[str, float]], baseline: str) -> str:
+    columns = list(next(iter(rows.values())))
+    lines = ["| server | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in rows.items():
+        cells = []
+        for column in columns:
+            value, base = row[column], rows[baseline][column]
+            cell = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+            if name != baseline and column.startswith(("fan-out", "conn/s")) and base and not math.isnan(base):
+                cell += f" ({value / base:.1f}x)"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50,200,1000", help="room sizes for the fan-out columns")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    if os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(0, {1})
+
+    work = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    redis_port = free_port()
+    redis = shutil.which("redis-server") or sys.exit("redis-server is missing: sudo apt-get install -y redis-server")
+    redis_argv = [
+        redis,
+        "--bind",
+        HOST,
+        "--port",
+        str(redis_port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(work),
+    ]
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        with running(redis_argv, {}, redis_port, work / "redis.log"):
+            for name, (argv, env) in targets(work, f"redis://{HOST}:{redis_port}/0").items():
+                port = free_port()
+                command = [part.format(port=port) for part in argv]
+                with running(command, env, port, work / f"{len(rows)}.log") as process:
+                    url = lambda room, port=port: f"ws://{HOST}:{port}/ws/chat/{room}/"  # noqa: E731
+                    print(f"measuring {name}…", file=sys.stderr, flush=True)
+                    rows[name] = asyncio.run(measure(url, server_pid(process), sizes))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(table(rows, baseline="tutorial consumer (Daphne, Redis)"))
+    print(f"\n{os.cpu_count()} cores; server and Redis on core 0, load generator on core 1.")
+
+
+if __name__ == "__main__":
+    main()
