@@ -147,3 +147,17 @@ async def memory_per_connection(url: URL, pid: int, clients: int = 500) -> float
     after = rss_kib(pid)
     await close_all(people)
     return (after - before) / clients
+
+
+async def churn(url: URL, group_members: Callable[[str], float], total: int = 1000, batch: int = 200) -> float:
+    """Group members left behind after `total` clients connected and left in batches of `batch`.
+
+    `group_members(room)` counts the room's Group members in Redis; NaN for a server without Groups.
+    """
+    room = f"churn{uuid.uuid4().hex[:8]}"
+    for _ in range(total // batch):
+        await close_all(await open_clients(url, room, batch))
+    deadline = time.monotonic() + 10
+    while (left := group_members(room)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # disconnects are handled a moment after the close
+    return float(left)

@@ -15,11 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 from bench import loadgen
+from chat.groups import room_group_name
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -62,6 +65,17 @@ def server_pid(process: subprocess.Popen) -> int:
     return process.pid
 
 
+def group_counter(redis_url: str, group_name: Callable[[str], str | None]) -> Callable[[str], float]:
+    """Counts a room's Group members in the channel layer's Redis (channels-redis's key layout)."""
+    client = redis.Redis.from_url(redis_url)
+
+    def count(room: str) -> float:
+        group = group_name(room)
+        return client.zcard(f"asgi:group:{group}") if group else math.nan
+
+    return count
+
+
 def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     daphne = [sys.executable, "-m", "daphne", "-b", HOST, "-p", "{port}"]
     database = f"sqlite:///{work / 'bench.sqlite3'}"
@@ -88,7 +102,17 @@ def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, 
     }
 
 
-async def measure(url: loadgen.URL, pid: int, sizes: list[int]) -> dict[str, float]:
+# How each server names a room's Group, to look for members left behind.
+GROUP_NAMES: dict[str, Callable[[str], str | None]] = {
+    "this project (Daphne, Redis)": room_group_name,
+    "tutorial consumer (Daphne, Redis)": lambda room: f"chat_{room}",
+    "raw websockets relay (ceiling)": lambda room: None,
+}
+
+
+async def measure(
+    url: loadgen.URL, pid: int, sizes: list[int], group_members: Callable[[str], float]
+) -> dict[str, float]:
     row: dict[str, float] = {}
     # Memory first, while the server's heap is still small: later scenarios grow it, and freed memory stays.
     kib_per_connection = await loadgen.memory_per_connection(url, pid)
@@ -98,6 +122,7 @@ async def measure(url: loadgen.URL, pid: int, sizes: list[int]) -> dict[str, flo
     row["p50 ms"], row["p99 ms"] = await loadgen.latency(url)
     row["conn/s"] = await loadgen.connection_rate(url)
     row["KiB/conn"] = kib_per_connection
+    row["churn: stale members"] = await loadgen.churn(url, group_members)
     return row
 
 
@@ -108,7 +133,7 @@ def table(rows: dict[str, dict[str, float]], baseline: str) -> str:
         cells = []
         for column in columns:
             value, base = row[column], rows[baseline][column]
-            cell = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+            cell = "n/a" if math.isnan(value) else f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
             if name != baseline and column.startswith(("fan-out", "conn/s")) and base and not math.isnan(base):
                 cell += f" ({value / base:.1f}x)"
             cells.append(cell)
@@ -143,13 +168,18 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     try:
         with running(redis_argv, {}, redis_port, work / "redis.log"):
-            for name, (argv, env) in targets(work, f"redis://{HOST}:{redis_port}/0").items():
+            redis_url = f"redis://{HOST}:{redis_port}/0"
+            for name, (argv, env) in targets(work, redis_url).items():
                 port = free_port()
                 command = [part.format(port=port) for part in argv]
                 with running(command, env, port, work / f"{len(rows)}.log") as process:
                     url = lambda room, port=port: f"ws://{HOST}:{port}/ws/chat/{room}/"  # noqa: E731
                     print(f"measuring {name}…", file=sys.stderr, flush=True)
-                    rows[name] = asyncio.run(measure(url, server_pid(process), sizes))
+                    members = group_counter(redis_url, GROUP_NAMES[name])
+                    rows[name] = asyncio.run(measure(url, server_pid(process), sizes, members))
+                rows[name]["tracebacks"] = (
+                    (work / f"{len(rows) - 1}.log").read_text(errors="replace").count("Traceback")
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table(rows, baseline="tutorial consumer (Daphne, Redis)"))
