@@ -35,6 +35,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     room_group: str | None = None
     user_group: str | None = None
+    client_address: str | None = None
+    heartbeat: asyncio.Task | None = None
+    counted_open = False
+    delivered = 0
 
     async def dispatch(self, message: dict) -> None:
         """Call the handler for an event, without Channels' per-event database clean-up.
@@ -48,10 +52,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
-
-    client_address: str | None = None
-    heartbeat: asyncio.Task | None = None
-    delivered = 0
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
@@ -84,6 +84,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
+        self.counted_open = True
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
         except protocol.ProtocolError as exc:
@@ -109,7 +110,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await services.apublish_presence(self.room.name)
         if self.client_address is not None:
             limits.connections.release(self.client_address)
-        if self.user_group is not None:
+        if self.counted_open:
             metrics.OPEN_SOCKETS.dec()
         for group in (self.room_group, self.user_group):
             if group:

@@ -8,6 +8,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -55,6 +56,17 @@ def browsers(tmp_path: Path) -> Iterator[Callable[[], ChatPage]]:
     yield open_browser
     for driver in opened:
         driver.quit()
+
+
+@pytest.fixture
+def ann_and_bob(
+    browsers: Callable[[], ChatPage], daphne_cluster: DaphneCluster, room_name: str
+) -> tuple[ChatPage, ChatPage]:
+    """Two people in one room, Ann on the first Daphne process and Bob on the second."""
+    ann, bob = browsers(), browsers()
+    ann.enter(daphne_cluster[0], room_name, "Ann")
+    bob.enter(daphne_cluster[1], room_name, "Bob")
+    return ann, bob
 
 
 @pytest.fixture(scope="session")

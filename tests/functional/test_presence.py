@@ -13,11 +13,9 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 
 
 def test_people_see_each_other_and_who_leaves(
-    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str
+    daphne_cluster: DaphneCluster, ann_and_bob: tuple[ChatPage, ChatPage], room_name: str
 ) -> None:
-    ann, bob = browsers(), browsers()
-    ann.enter(daphne_cluster[0], room_name, "Ann")
-    bob.enter(daphne_cluster[1], room_name, "Bob")
+    ann, bob = ann_and_bob
     ann.wait().until(lambda d: ann.presence() == ["Ann (you)", "Bob"], "Ann does not see Bob")
     bob.wait().until(lambda d: bob.presence() == ["Ann", "Bob (you)"], "Bob does not see Ann")
     assert ann.driver.find_element("id", "presence-count").text == "2"
@@ -50,11 +48,9 @@ def test_people_on_a_killed_process_vanish_within_the_expiry(
 
 
 def test_typing_shows_on_the_other_browser_and_clears(
-    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str
+    daphne_cluster: DaphneCluster, ann_and_bob: tuple[ChatPage, ChatPage], room_name: str
 ) -> None:
-    ann, bob = browsers(), browsers()
-    ann.enter(daphne_cluster[0], room_name, "Ann")
-    bob.enter(daphne_cluster[1], room_name, "Bob")
+    ann, bob = ann_and_bob
     bob.driver.find_element("id", "chat-message-input").send_keys("I think")
     ann.wait().until(lambda d: ann.typing_text() == "Bob is typing…", "Ann did not see Bob typing")
     assert bob.typing_text() == "", "one's own typing is not shown"
@@ -85,13 +81,11 @@ def test_the_lobby_shows_rooms_and_counts_live(
 
 @pytest.mark.parametrize("page", ["lobby", "room"])
 def test_no_serious_accessibility_violations(
-    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str, page: str
+    daphne_cluster: DaphneCluster, ann_and_bob: tuple[ChatPage, ChatPage], room_name: str, page: str
 ) -> None:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make test` (it runs `npm ci`)", pytrace=False)
-    ann, bob = browsers(), browsers()
-    ann.enter(daphne_cluster[0], room_name, "Ann")
-    bob.enter(daphne_cluster[1], room_name, "Bob")
+    ann, bob = ann_and_bob
     bob.say("Hello Ann")
     ann.say("@Bob hello")  # some messages, own and others', in the log
     ann.wait_for_message("@Bob hello")
