@@ -57,11 +57,7 @@ def parse_body(body: bytes) -> tuple[str, str]:
         raise protocol.ProtocolError(protocol.INVALID_JSON, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise protocol.ProtocolError(protocol.INVALID_FRAME, 'Send a JSON object, such as {"message": "hello"}.')
-    unknown = sorted(str(key) for key in set(data) - {"message", "author"})
-    if unknown:
-        raise protocol.ProtocolError(protocol.UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
-    if "message" not in data:
-        raise protocol.ProtocolError(protocol.MISSING_FIELD, 'The body needs a "message" field.')
+    protocol.check_fields(data, {"message", "author"}, "message")
     text = protocol.check_message_text(data["message"], settings.CHAT_MAX_MESSAGE_LENGTH)
     author = data.get("author", services.SYSTEM_AUTHOR)
     try:

@@ -22,7 +22,20 @@ logger = logging.getLogger(__name__)
 SOCKET_GONE = (Disconnected, OSError)
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class FrameConsumer(AsyncWebsocketConsumer):
+    """Sends protocol frames; a client gone mid-send is not an error of the server's."""
+
+    async def send_frame(self, frame: dict) -> None:
+        # The client may have closed while this frame was on its way; the
+        # disconnect event follows and cleans up.
+        with contextlib.suppress(*SOCKET_GONE):
+            await self.send(text_data=protocol.encode(frame))
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_frame(protocol.error(code, detail))
+
+
+class ChatConsumer(FrameConsumer):
     """One browser socket in one room (``ws/chat/<room>/?after=<id>``).
 
     On connect it joins the room's Group, then sends history: the recent
@@ -214,15 +227,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.send_frame(services.message_frame(message))
                 self.delivered = message.room_message_id
 
-    async def send_frame(self, frame: dict) -> None:
-        # The client may have closed while this frame was on its way; the
-        # disconnect event follows and cleans up. Not an error of the server's.
-        with contextlib.suppress(*SOCKET_GONE):
-            await self.send(text_data=protocol.encode(frame))
-
-    async def send_error(self, code: str, detail: str) -> None:
-        await self.send_frame(protocol.error(code, detail))
-
     async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
         """Tell the client why, then close with an application close code rather than a server error."""
         await self.accept()
@@ -230,26 +234,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.close(code=close_code)
 
 
-class LobbyConsumer(AsyncWebsocketConsumer):
+class LobbyConsumer(FrameConsumer):
     """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
 
     async def connect(self) -> None:
         await self.channel_layer.group_add(LOBBY_GROUP, self.channel_name)
         await self.accept()
-        await self.send(text_data=protocol.encode({"type": protocol.DIRECTORY, "rooms": await services.adirectory()}))
+        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory()})
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(LOBBY_GROUP, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        error = protocol.error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames.")
-        with contextlib.suppress(*SOCKET_GONE):
-            await self.send(text_data=protocol.encode(error))
+        await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames.")
 
     async def directory_room(self, event: dict) -> None:
         """A room's number of people or its last activity changed."""
-        with contextlib.suppress(*SOCKET_GONE):
-            await self.send(text_data=protocol.encode(event | {"type": protocol.ROOM_UPDATE}))
+        await self.send_frame(event | {"type": protocol.ROOM_UPDATE})
 
 
 class NotFoundConsumer(ChatConsumer):

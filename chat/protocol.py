@@ -127,21 +127,22 @@ def parse_client_frame(
     if frame_type == DELETE:
         return _parse_delete(data)
     if frame_type == TYPING:
-        _check_fields(data, {"type"}, "type")
+        check_fields(data, {"type"}, "type")
         return TypingIn()
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
 
 
-def _check_fields(data: dict, allowed: set[str], required: str) -> None:
+def check_fields(data: dict, allowed: set[str], required: str) -> None:
+    """Refuse fields outside `allowed`, and a missing `required` one, with their error codes."""
     unknown = sorted(str(key) for key in set(data) - allowed)
     if unknown:
         raise ProtocolError(UNKNOWN_FIELD, f"Unknown field {unknown[0][:40]!r}.")
     if required not in data:
-        raise ProtocolError(MISSING_FIELD, f'The frame needs a "{required}" field.')
+        raise ProtocolError(MISSING_FIELD, f'A "{required}" field is needed.')
 
 
 def _parse_chat_message(data: dict, max_length: int) -> ChatMessageIn:
-    _check_fields(data, {"type", "message", "client_id"}, "message")
+    check_fields(data, {"type", "message", "client_id"}, "message")
     message = check_message_text(data["message"], max_length)
     client_id = data.get("client_id")
     if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
@@ -165,7 +166,7 @@ def check_message_text(message: object, max_length: int) -> str:
 
 
 def _parse_delete(data: dict) -> DeleteMessageIn:
-    _check_fields(data, {"type", "id"}, "id")
+    check_fields(data, {"type", "id"}, "id")
     message_id = data["id"]
     if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
         raise ProtocolError(INVALID_FIELD, 'The "id" field must be a message id: a whole number from 1.')

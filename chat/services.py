@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 
 from chat import metrics, presence, protocol
 from chat.groups import LOBBY_GROUP, clean_room_name, room_group_name, user_group_name
@@ -59,10 +59,15 @@ def save_message(
         existing = locked.messages.filter(client_id=client_id).first()
         if existing is not None:
             return existing
-    Room.objects.filter(pk=room.pk).update(last_message_id=F("last_message_id") + 1)
-    message_id = locked.last_message_id + 1
+    locked.last_message_id += 1
+    locked.save(update_fields=["last_message_id"])
     return Message.objects.create(
-        room=room, room_message_id=message_id, author=author, text=text, client_id=client_id or "", kind=kind
+        room=room,
+        room_message_id=locked.last_message_id,
+        author=author,
+        text=text,
+        client_id=client_id or "",
+        kind=kind,
     )
 
 
@@ -141,12 +146,17 @@ async def apost_notification(room_name: str, text: str, author: str = SYSTEM_AUT
     return await apost_message(room, author, text, kind=Message.Kind.SYSTEM)
 
 
+async def apublish_deletion(room_name: str, message_id: int) -> None:
+    """Take a deleted message off every open page of its room."""
+    await apublish(room_name, {"type": "chat.delete", "id": message_id})
+
+
 def delete_messages(messages: list[Message]) -> None:
     """Delete messages (a moderator's decision) and take them off every open page."""
     for message in messages:
         room_name, message_id = message.room.name, message.room_message_id
         message.delete()
-        async_to_sync(apublish)(room_name, {"type": "chat.delete", "id": message_id})
+        async_to_sync(apublish_deletion)(room_name, message_id)
 
 
 def delete_message(room: Room, message_id: int) -> bool:
@@ -162,7 +172,7 @@ async def adelete_message(room: Room, message_id: int) -> bool:
     """`delete_message`, then tell every page in the room."""
     deleted = await database_sync_to_async(delete_message)(room, message_id)
     if deleted:
-        await apublish(room.name, {"type": "chat.delete", "id": message_id})
+        await apublish_deletion(room.name, message_id)
     return deleted
 
 

@@ -71,8 +71,12 @@ function place(item, id) {
   if (nearBottom || item.classList.contains("own")) log.scrollTop = log.scrollHeight;
 }
 
+function messageItem(id) {
+  return Number.isInteger(id) ? log.querySelector(`li[data-id="${id}"]`) : null;
+}
+
 function hasMessage(id) {
-  return log.querySelector(`li[data-id="${id}"]`) !== null;
+  return messageItem(id) !== null;
 }
 
 function addMessage(frame) {
@@ -128,7 +132,7 @@ function acknowledge(frame) {
 }
 
 function removeMessage(frame) {
-  if (Number.isInteger(frame.id)) log.querySelector(`li[data-id="${frame.id}"]`)?.remove();
+  messageItem(frame.id)?.remove();
 }
 
 // Someone wrote @myName in another room: say so, with a way there.
