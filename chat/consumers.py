@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
@@ -11,8 +12,10 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from chat import limits, metrics, presence, protocol, services
+from chat.fanout import local_fanout
 from chat.groups import LOBBY_GROUP, InvalidRoomName, clean_room_name, room_group_name, user_group_name
 from chat.identity import display_name, new_guest_name
+from chat.layers import LAYER_RECOVERED
 from chat.models import Message
 
 logger = logging.getLogger(__name__)
@@ -21,15 +24,22 @@ logger = logging.getLogger(__name__)
 # raises Disconnected; the ASGI spec asks servers for an OSError.
 SOCKET_GONE = (Disconnected, OSError)
 
+# Group events one socket keeps while the database answers; older ones are dropped.
+HELD_EVENTS_LIMIT = 1000
+
 
 class FrameConsumer(AsyncWebsocketConsumer):
     """Sends protocol frames; a client gone mid-send is not an error of the server's."""
 
     async def send_frame(self, frame: dict) -> None:
+        await self.send_text(protocol.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send a frame already encoded (`protocol.encode`)."""
         # The client may have closed while this frame was on its way; the
         # disconnect event follows and cleans up.
         with contextlib.suppress(*SOCKET_GONE):
-            await self.send(text_data=protocol.encode(frame))
+            await self.send(text_data=text)
 
     async def send_error(self, code: str, detail: str) -> None:
         await self.send_frame(protocol.error(code, detail))
@@ -44,14 +54,28 @@ class ChatConsumer(FrameConsumer):
     message the Group delivers goes to the socket in id order, once:
     `delivered` is the newest id this socket has, and a hole below a new id is
     filled from the database first.
+
+    The socket joins its Groups through this process's fan-out (`chat.fanout`):
+    the process is the Group's member and calls `group_event` for each event,
+    so the consumer needs no channel of its own.
     """
 
+    # Channels gives a consumer no channel when its alias names no layer; the
+    # services still reach the layer itself through get_channel_layer().
+    channel_layer_alias = None
     room_group: str | None = None
     user_group: str | None = None
     client_address: str | None = None
     heartbeat: asyncio.Task | None = None
+    catching_up: asyncio.Task | None = None
     counted_open = False
     delivered = 0
+    # Group events (with their text) waiting while history or a hole is read from the database; None once live.
+    held: list[tuple[dict, str]] | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
 
     async def dispatch(self, message: dict) -> None:
         """Call the handler for an event, without Channels' per-event database clean-up.
@@ -88,13 +112,14 @@ class ChatConsumer(FrameConsumer):
         self.rate = limits.TokenBucket(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
         self.user = self.scope.get("user")
         self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
-        self.room = await services.aget_or_create_room(room_name)
         self.room_group = room_group_name(room_name)
         # Join before reading history: a message saved in between then arrives
         # both ways and the live copy is dropped, where reading first would lose it.
-        await self.channel_layer.group_add(self.room_group, self.channel_name)
+        # Until the history is out, the Group's events wait in `held`.
+        self.held = []
+        await local_fanout().join(self.room_group, self)
         self.user_group = user_group_name(self.author)
-        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await local_fanout().join(self.user_group, self)
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted_open = True
@@ -103,23 +128,23 @@ class ChatConsumer(FrameConsumer):
         except protocol.ProtocolError as exc:
             await self.send_frame(protocol.error(exc.code, exc.detail))
             after = None
-        if after is None:
-            await self.deliver(await services.arecent_messages(self.room))
-        else:
+        self.room, history = await services.aopen_room(room_name, after)
+        if after is not None:
             # An id beyond the room's newest (a database reset since) must not hide new messages.
             self.delivered = min(after, self.room.last_message_id)
-            await self.deliver(
-                await services.arecent_messages(self.room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
-            )
+        await self.deliver(history)
+        await self.release_held()
         await self.be_present()
         self.heartbeat = asyncio.create_task(self.stay_present())
 
     # --8<-- [end:connect]
 
     async def disconnect(self, code: int) -> None:
+        if self.catching_up is not None:
+            self.catching_up.cancel()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-            await presence.safely(presence.store().remove(self.room.name, self.channel_name, self.author), None)
+            await presence.safely(presence.store().remove(self.room.name, self.socket_id, self.author), None)
             await services.apublish_presence(self.room.name)
         if self.client_address is not None:
             limits.connections.release(self.client_address)
@@ -127,7 +152,7 @@ class ChatConsumer(FrameConsumer):
             metrics.OPEN_SOCKETS.dec()
         for group in (self.room_group, self.user_group):
             if group:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await local_fanout().leave(group, self)
 
     # --8<-- [start:receive]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -143,7 +168,7 @@ class ChatConsumer(FrameConsumer):
             await self.send_error(exc.code, exc.detail)
             return
         if isinstance(frame, protocol.TypingIn):
-            await services.apublish_typing(self.room.name, self.author, self.channel_name)
+            await services.apublish_typing(self.room.name, self.author, self.socket_id)
         elif isinstance(frame, protocol.DeleteMessageIn):
             await self.delete_message(frame.id)
         else:
@@ -167,9 +192,47 @@ class ChatConsumer(FrameConsumer):
         elif not await services.adelete_message(self.room, message_id):
             await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {message_id}.")
 
+    async def group_event(self, event: dict, text: str) -> None:
+        """An event of the room's or the person's Group, handed over by this process's fan-out.
+
+        `text` is the event encoded once for all sockets: a ``chat.message``
+        event is its own frame. Called for each socket in turn, so it must not
+        wait on the database: an event that needs it (a hole to fill, a
+        catch-up) starts a task, and the events after it wait in `held` until
+        that task has sent them.
+        """
+        if self.held is not None:
+            self.held.append((event, text))
+            if len(self.held) > HELD_EVENTS_LIMIT:
+                # A socket stuck that long loses no message by this: a later id finds the hole.
+                del self.held[0]
+        elif event["type"] == LAYER_RECOVERED or (
+            event["type"] == protocol.CHAT_MESSAGE and event["id"] > self.delivered + 1
+        ):
+            self.held = [(event, text)]
+            self.catching_up = asyncio.create_task(self.release_held())
+        else:
+            await self.handle(event, text)
+
+    async def handle(self, event: dict, text: str) -> None:
+        if event["type"] == protocol.CHAT_MESSAGE:
+            await self.chat_message(event, text)  # the busy path, without a handler lookup
+        else:
+            await self.dispatch(event)
+
+    async def release_held(self) -> None:
+        """Handle the held events in order, then take the Group's events as they come."""
+        try:
+            while self.held:
+                await self.handle(*self.held.pop(0))
+        except DatabaseError as exc:
+            # The held messages stay in the database; the next catch-up (a reconnect) gets them.
+            logger.error("Could not read missed messages of room %r: %s", self.room.name, exc)
+        self.held = None
+
     # --8<-- [start:chat-message]
-    async def chat_message(self, event: dict) -> None:
-        """A message said in the room, delivered through the Group."""
+    async def chat_message(self, event: dict, text: str | None = None) -> None:
+        """A message said in the room, delivered through the Group (`text`: the event encoded)."""
         message_id = event["id"]
         if message_id <= self.delivered:
             return
@@ -177,7 +240,7 @@ class ChatConsumer(FrameConsumer):
             # Lost on the way (a full queue) or overtaken by a later one from
             # another process; either way it is in the database by now.
             await self.deliver(await services.amessages_between(self.room, self.delivered, message_id))
-        await self.send_frame(event)
+        await self.send_text(text or protocol.encode(event))
         self.delivered = message_id
 
     # --8<-- [end:chat-message]
@@ -188,7 +251,7 @@ class ChatConsumer(FrameConsumer):
 
     async def be_present(self) -> None:
         """Refresh this socket's presence entry; tell the room when entries changed."""
-        dropped = await presence.safely(presence.store().touch(self.room.name, self.channel_name, self.author), 0)
+        dropped = await presence.safely(presence.store().touch(self.room.name, self.socket_id, self.author), 0)
         if dropped or self.heartbeat is None:
             await services.apublish_presence(self.room.name)
 
@@ -207,7 +270,7 @@ class ChatConsumer(FrameConsumer):
 
     async def chat_typing(self, event: dict) -> None:
         """Someone else in the room is typing."""
-        if event["channel"] != self.channel_name:
+        if event["socket"] != self.socket_id:
             await self.send_frame(protocol.typing(event["author"]))
 
     async def chat_mention(self, event: dict) -> None:
@@ -247,6 +310,10 @@ class LobbyConsumer(FrameConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames.")
+
+    async def layer_recovered(self, event: dict) -> None:
+        """The channel layer is back after an outage: the whole directory again, as it is now."""
+        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory()})
 
     async def directory_room(self, event: dict) -> None:
         """A room's number of people or its last activity changed."""

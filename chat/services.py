@@ -40,6 +40,18 @@ def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> lis
     return newest
 
 
+def open_room(name: str, after: int | None = None) -> tuple[Room, list[Message]]:
+    """The room called `name` (created on first use) and what a socket opening it gets first.
+
+    That is the recent history, or with `after` every message since that id (at
+    most ``CHAT_CATCH_UP_LIMIT``, the newest). One call, so one database round trip from async code.
+    """
+    room = get_or_create_room(name)
+    if after is None:
+        return room, recent_messages(room)
+    return room, recent_messages(room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
+
+
 def messages_between(room: Room, after: int, before: int) -> list[Message]:
     """The room's messages with ids strictly between `after` and `before`, oldest first."""
     return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
@@ -205,9 +217,9 @@ async def _publish_presence_later(room_name: str) -> None:
         logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
 
 
-async def apublish_typing(room_name: str, author: str, channel: str) -> None:
-    """Tell the room's other sockets that `author` is typing (`channel`, the typist's own, is skipped)."""
-    await apublish(room_name, {"type": "chat.typing", "author": author, "channel": channel})
+async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:
+    """Tell the room's other sockets that `author` is typing (`socket_id`, the typist's own, is skipped)."""
+    await apublish(room_name, {"type": "chat.typing", "author": author, "socket": socket_id})
 
 
 def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:
@@ -241,4 +253,5 @@ async def adirectory() -> list[dict]:
 
 aget_or_create_room = database_sync_to_async(get_or_create_room)
 arecent_messages = database_sync_to_async(recent_messages)
+aopen_room = database_sync_to_async(open_room)
 amessages_between = database_sync_to_async(messages_between)

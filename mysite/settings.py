@@ -145,7 +145,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several Daphne processes may write to one SQLite file: take the write lock
     # when a transaction starts (no upgrade deadlocks) and let readers run beside
     # the writer (WAL).
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

@@ -4,6 +4,7 @@ Both are started on loopback ports of their own, log to a file the tests can
 read, and can be stopped, killed and started again on the same port.
 """
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -207,3 +210,12 @@ class ListeningServer(WebEndpoint, ServerProcess):
             return True
         except OSError:
             return False
+
+
+def readiness(server: DaphneServer) -> tuple[int, dict]:
+    """The status and body of a server's ``/readyz``."""
+    try:
+        with urllib.request.urlopen(f"{server.http_url}/readyz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

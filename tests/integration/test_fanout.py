@@ -1,9 +1,14 @@
 """Real Redis and two real Daphne processes: a room spans processes."""
 
+import time
+
 import pytest
+import redis
 import websocket
 
+from chat.groups import room_group_name
 from tests.conftest import DaphneCluster
+from tests.servers import RedisServer, readiness
 from tests.wsclient import ChatClient
 
 # Longer than redis-py 8's default socket timeout (5 s), which would otherwise
@@ -61,3 +66,35 @@ def test_a_late_joiner_on_another_process_gets_history_oldest_first(cluster: Dap
         history = [late.receive() for _ in range(3)]
         assert [frame["message"] for frame in history] == ["m0", "m1", "m2"]
         assert [frame["id"] for frame in history] == [1, 2, 3]
+
+
+def test_each_process_is_one_member_of_a_room_group(
+    cluster: DaphneCluster, redis_server: RedisServer, room_name: str
+) -> None:
+    members = redis.Redis.from_url(redis_server.url)
+    group_key = f"asgi:group:{room_group_name(room_name)}"
+    clients = [ChatClient(cluster[number % 2], room_name) for number in range(6)]
+    try:
+        clients[0].send("to all six")
+        for client in clients:
+            client.receive_message("to all six")
+        assert members.zcard(group_key) == 2, "one member per Daphne process, not one per socket"
+    finally:
+        for client in clients:
+            client.close()
+    deadline = time.monotonic() + 5
+    while members.zcard(group_key) and time.monotonic() < deadline:
+        time.sleep(0.05)  # each process leaves when its last socket has gone
+    assert members.zcard(group_key) == 0
+
+
+def test_the_readiness_round_trip_works_beside_open_rooms(cluster: DaphneCluster, room_name: str) -> None:
+    # /readyz sends itself a message through a channel of its own, which the process's
+    # receive loop must pick up while the rooms' hubs are listening too.
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[0], f"{room_name}-b") as bob:
+        ann.send("hubs are listening")
+        ann.receive_message("hubs are listening")
+        bob.send("here too")
+        bob.receive_message("here too")
+        for _ in range(3):
+            assert readiness(cluster[0])[0] == 200

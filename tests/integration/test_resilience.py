@@ -4,22 +4,11 @@
 received must strictly increase, and hold every id that was sent.
 """
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 from tests.conftest import DaphneCluster
-from tests.servers import DaphneServer, RedisServer, wait_for
+from tests.servers import RedisServer, readiness, wait_for
 from tests.wsclient import ChatClient
-
-
-def readiness(server: DaphneServer) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"{server.http_url}/readyz", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def assert_exactly_once_in_order(ids: list[int], expected: set[int]) -> None:

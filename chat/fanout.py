@@ -1,0 +1,139 @@
+"""Local fan-out: each process is one member of a Group, whatever the number of its sockets.
+
+A room is a channel-layer Group, as in the Channels tutorial. There, every
+socket's channel joins the Group, so each message to a room of 200 is
+received, unpacked and dispatched 200 times by the process that holds those
+sockets. Here the process joins each Group once, through a `Hub` with a
+channel of its own, and hands each event it receives to its local members in
+turn: one receive per process and message, one JSON encoding, then a plain
+call per socket.
+
+Members are objects with an async ``group_event(event)`` method (the chat
+consumers). Groups and events are the channel layer's own: ``group_send`` to
+a room reaches every process's hub, and so every socket of the room.
+"""
+
+import asyncio
+import logging
+import weakref
+from typing import Protocol
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from chat import protocol
+
+logger = logging.getLogger(__name__)
+
+
+class Member(Protocol):
+    async def group_event(self, event: dict, text: str) -> None:
+        """One event of a Group the member joined, in the order this process received them.
+
+        `text` is the event as JSON (`protocol.encode`), encoded once for all members.
+        """
+
+
+class Hub:
+    """This process's one member of one Group: receives the Group's events and passes them on."""
+
+    def __init__(self, layer: BaseChannelLayer, group: str) -> None:
+        self.layer = layer
+        self.group = group
+        self.members: dict[Member, None] = {}  # a set that keeps joining order
+        self.channel = ""
+        self.joined = asyncio.ensure_future(self._join())
+        self.passing_on: asyncio.Task | None = None
+
+    # --8<-- [start:hub]
+    async def _join(self) -> None:
+        # The default prefix: channels-redis reads all of a process's channels from
+        # one Redis list, named after it.
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+        self.passing_on = asyncio.create_task(self._pass_on())
+
+    async def _pass_on(self) -> None:
+        while True:
+            event = await self.layer.receive(self.channel)
+            text = protocol.encode(event)
+            for member in list(self.members):
+                try:
+                    await member.group_event(event, text)
+                except Exception:  # one member's fault must not cut the others off
+                    logger.exception("A socket failed on a %r event of %s", event.get("type"), self.group)
+
+    # --8<-- [end:hub]
+
+    async def renew(self) -> None:
+        """Join the Group again, which resets the age the layer keeps for this member."""
+        if self.joined.done() and not self.joined.cancelled():
+            await self.layer.group_add(self.group, self.channel)
+
+    async def leave(self) -> None:
+        """Stop passing events on and leave the Group (once the last member has gone)."""
+        self.joined.cancel()
+        if self.passing_on is not None:
+            self.passing_on.cancel()
+        if self.channel:
+            await self.layer.group_discard(self.group, self.channel)
+
+
+class LocalFanout:
+    """The hubs of one process (one event loop), by Group name."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.hubs: dict[str, Hub] = {}
+        self.renewing: asyncio.Task | None = None
+
+    async def join(self, group: str, member: Member) -> None:
+        """Add `member` to `group`; on return, every event sent to the Group from then on reaches it."""
+        hub = self.hubs.get(group)
+        if hub is None:
+            hub = self.hubs[group] = Hub(self.layer, group)
+            if self.renewing is None:
+                self.renewing = asyncio.create_task(self._renew_memberships())
+        hub.members[member] = None
+        # Shielded: a member that goes away must not cancel the join the others wait for.
+        await asyncio.shield(hub.joined)
+
+    async def leave(self, group: str, member: Member) -> None:
+        """Take `member` out of `group`; the process leaves the Group with its last member."""
+        hub = self.hubs.get(group)
+        if hub is None:
+            return
+        hub.members.pop(member, None)
+        if not hub.members:
+            del self.hubs[group]
+            if not self.hubs and self.renewing is not None:
+                self.renewing.cancel()
+                self.renewing = None
+            await hub.leave()
+
+    async def _renew_memberships(self) -> None:
+        # The layer drops Group members older than group_expiry (a day by default):
+        # a room that stays busy for longer than that must not go quiet.
+        interval = getattr(self.layer, "group_expiry", 86400) / 3
+        while True:
+            await asyncio.sleep(interval)
+            for hub in list(self.hubs.values()):
+                try:
+                    await hub.renew()
+                except Exception:  # the next round tries again
+                    logger.warning("Could not renew this process's membership of %s", hub.group, exc_info=True)
+
+    def members(self, group: str) -> int:
+        """How many local members `group` has."""
+        hub = self.hubs.get(group)
+        return len(hub.members) if hub else 0
+
+
+_fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout]" = weakref.WeakKeyDictionary()
+
+
+def local_fanout() -> LocalFanout:
+    """This event loop's fan-out, over the default channel layer."""
+    loop = asyncio.get_running_loop()
+    if loop not in _fanouts:
+        _fanouts[loop] = LocalFanout(get_channel_layer())
+    return _fanouts[loop]

@@ -1,0 +1,102 @@
+"""The local fan-out: one Group member per process, and each event handed to every local socket in order."""
+
+import asyncio
+import time
+
+import pytest
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from chat import protocol
+from chat.fanout import LocalFanout, local_fanout
+from chat.groups import LOBBY_GROUP, room_group_name
+from chat.layers import LAYER_RECOVERED
+from tests.unit.communicator import connect, socket_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Recorder:
+    """A member that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict, str]] = []
+        self.arrived = asyncio.Event()
+
+    async def group_event(self, event: dict, text: str) -> None:
+        self.events.append((event, text))
+        self.arrived.set()
+
+    async def wait_for(self, count: int) -> list[dict]:
+        async with asyncio.timeout(2):
+            while len(self.events) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return [event for event, _ in self.events]
+
+
+class Broken:
+    async def group_event(self, event: dict, text: str) -> None:
+        raise RuntimeError("a bug in one socket's handler")
+
+
+async def test_sockets_of_one_process_make_one_group_member() -> None:
+    sockets = [await connect("physics") for _ in range(3)]
+    layer = get_channel_layer()
+    assert len(layer.groups[room_group_name("physics")]) == 1
+    assert local_fanout().members(room_group_name("physics")) == 3
+    for socket in sockets:
+        await socket.disconnect()
+    assert not layer.groups.get(room_group_name("physics")), "the process leaves with its last socket"
+
+
+async def test_every_member_gets_every_event_in_order_with_the_text_encoded_once() -> None:
+    layer = InMemoryChannelLayer()
+    fanout = LocalFanout(layer)
+    members = [Recorder(), Recorder()]
+    for member in members:
+        await fanout.join("room", member)
+    for number in range(1, 21):
+        await layer.group_send("room", {"type": "chat.message", "id": number})
+    for member in members:
+        assert [event["id"] for event in await member.wait_for(20)] == list(range(1, 21))
+    event, text = members[0].events[0]
+    assert text == protocol.encode(event)
+    assert members[1].events[0][1] is text
+    for member in members:
+        await fanout.leave("room", member)
+
+
+async def test_a_failing_member_does_not_cut_the_others_off(caplog: pytest.LogCaptureFixture) -> None:
+    layer = InMemoryChannelLayer()
+    fanout = LocalFanout(layer)
+    healthy = Recorder()
+    await fanout.join("room", Broken())
+    await fanout.join("room", healthy)
+    await layer.group_send("room", {"type": "chat.message", "id": 1})
+    await layer.group_send("room", {"type": "chat.message", "id": 2})
+    assert [event["id"] for event in await healthy.wait_for(2)] == [1, 2]
+    assert "a bug in one socket's handler" in caplog.text
+    for hub in list(fanout.hubs.values()):
+        await hub.leave()
+
+
+async def test_membership_is_renewed_before_the_group_expires() -> None:
+    # The layer forgets members older than group_expiry; a room open for longer must still hear.
+    layer = InMemoryChannelLayer(group_expiry=1)
+    fanout = LocalFanout(layer)
+    member = Recorder()
+    await fanout.join("room", member)
+    joined = time.time()
+    while time.time() < joined + 2.5:  # well past the expiry of the first membership
+        await asyncio.sleep(0.1)
+    await layer.group_send("room", {"type": "chat.message", "id": 1})
+    assert [event["id"] for event in await member.wait_for(1)] == [1]
+    await fanout.leave("room", member)
+
+
+async def test_a_lobby_socket_gets_the_directory_again_after_a_layer_outage() -> None:
+    lobby = await socket_as("Zoe", "/ws/lobby/")
+    assert (await lobby.receive_json_from())["type"] == protocol.DIRECTORY
+    await get_channel_layer().group_send(LOBBY_GROUP, {"type": LAYER_RECOVERED})
+    assert (await lobby.receive_json_from())["type"] == protocol.DIRECTORY
+    await lobby.disconnect()
