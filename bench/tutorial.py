@@ -1,22 +1,26 @@
-"""The baseline: the Channels tutorial's async chat consumer, as the tutorial writes it.
+"""The baseline: the Channels tutorial's async chat consumer and asgi.py, as the tutorial writes them.
 
 Run as ``DJANGO_SETTINGS_MODULE=bench.tutorial daphne bench.tutorial:application``.
-It is this module's own minimal Django project: no database, no pages.
+It is this module's own minimal Django project: no pages, and a database only
+because the tutorial's AuthMiddlewareStack expects one (the benchmark's clients
+carry no session cookie, so it is never queried).
 """
 
 import json
 import os
 
 import django
+from channels.auth import AuthMiddlewareStack
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import re_path
 
 SECRET_KEY = "bench-only"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = ["channels"]
-DATABASES = {}
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions", "channels"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 USE_TZ = True
 # The tutorial's Redis layer. Its hosts as dicts only so that redis-py 8's 5 s socket
 # timeout doesn't end the benchmark's quiet moments (see PITFALLS in the project's docs).
@@ -50,6 +54,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.tutorial")
 django.setup()
+websocket_urlpatterns = [re_path(r"ws/chat/(?P<room_name>\w+)/$", ChatConsumer.as_asgi())]
+# Part 2 of the tutorial wraps the router in an origin check and the session and user middleware.
 application = ProtocolTypeRouter(
-    {"websocket": URLRouter([re_path(r"ws/chat/(?P<room_name>\w+)/$", ChatConsumer.as_asgi())])}
+    {"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))}
 )

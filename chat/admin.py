@@ -19,6 +19,11 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["room"]
     readonly_fields = ["room", "room_message_id", "created"]
 
+    def save_model(self, request, obj: Message, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            services.message_changed(obj)
+
     # Deleting here also takes the messages off every open page.
     def delete_model(self, request, obj: Message) -> None:
         services.delete_messages([obj])

@@ -14,6 +14,7 @@ from django.db import DatabaseError
 from chat import limits, metrics, presence, protocol, services
 from chat.fanout import local_fanout
 from chat.groups import LOBBY_GROUP, InvalidRoomName, clean_room_name, room_group_name, user_group_name
+from chat.history import RoomHistory, histories
 from chat.identity import display_name, new_guest_name
 from chat.layers import LAYER_RECOVERED
 from chat.models import Message
@@ -67,6 +68,7 @@ class ChatConsumer(FrameConsumer):
     user_group: str | None = None
     client_address: str | None = None
     heartbeat: asyncio.Task | None = None
+    history: RoomHistory | None = None
     catching_up: asyncio.Task | None = None
     counted_open = False
     delivered = 0
@@ -128,11 +130,20 @@ class ChatConsumer(FrameConsumer):
         except protocol.ProtocolError as exc:
             await self.send_frame(protocol.error(exc.code, exc.detail))
             after = None
-        self.room, history = await services.aopen_room(room_name, after)
-        if after is not None:
+        if after is None:
+            # This process's copy of the room's recent history, if it has one it can trust.
+            self.history = histories().acquire(room_name)
+            recent = await self.history.recent()
+            if recent is None:
+                self.room, messages = await services.aopen_room(room_name)
+                recent = self.room, [services.message_frame(message) for message in messages]
+            self.room, frames = recent
+        else:
+            self.room, messages = await services.aopen_room(room_name, after)
+            frames = [services.message_frame(message) for message in messages]
             # An id beyond the room's newest (a database reset since) must not hide new messages.
             self.delivered = min(after, self.room.last_message_id)
-        await self.deliver(history)
+        await self.deliver_frames(frames)
         await self.release_held()
         await self.be_present()
         self.heartbeat = asyncio.create_task(self.stay_present())
@@ -142,6 +153,8 @@ class ChatConsumer(FrameConsumer):
     async def disconnect(self, code: int) -> None:
         if self.catching_up is not None:
             self.catching_up.cancel()
+        if self.history is not None:
+            await self.history.release()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
             await presence.safely(presence.store().remove(self.room.name, self.socket_id, self.author), None)
@@ -245,6 +258,9 @@ class ChatConsumer(FrameConsumer):
 
     # --8<-- [end:chat-message]
 
+    async def history_changed(self, event: dict) -> None:
+        """A stored message was edited: nothing to send (the room's history copy takes note)."""
+
     async def chat_delete(self, event: dict) -> None:
         """A moderator deleted a message of the room."""
         await self.send_frame(protocol.delete(event["id"]))
@@ -285,10 +301,14 @@ class ChatConsumer(FrameConsumer):
 
     async def deliver(self, messages: list[Message]) -> None:
         """Send stored messages (oldest first) that this socket doesn't have yet."""
-        for message in messages:
-            if message.room_message_id > self.delivered:
-                await self.send_frame(services.message_frame(message))
-                self.delivered = message.room_message_id
+        await self.deliver_frames([services.message_frame(message) for message in messages])
+
+    async def deliver_frames(self, frames: list[dict]) -> None:
+        """Send ``chat.message`` frames (oldest first) that this socket doesn't have yet."""
+        for frame in frames:
+            if frame["id"] > self.delivered:
+                await self.send_frame(frame)
+                self.delivered = frame["id"]
 
     async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
         """Tell the client why, then close with an application close code rather than a server error."""

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 
 import redis.asyncio
 import redis.exceptions
@@ -54,9 +55,19 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
     async def group_add(self, group: str, channel: str) -> None:
         self._groups_by_channel[channel].add(group)
         try:
-            await super().group_add(group, channel)
+            await self._add(group, channel)
         except REDIS_ERRORS as exc:
             self._start_recovery(exc)
+
+    async def _add(self, group: str, channel: str) -> None:
+        """channels-redis's group_add, its two commands sent in one round trip."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        key = self._group_key(group)
+        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {channel: time.time()})
+            pipe.expire(key, self.group_expiry)
+            await pipe.execute()
 
     async def group_discard(self, group: str, channel: str) -> None:
         groups = self._groups_by_channel.get(channel)
@@ -119,7 +130,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             await self.connection(index).ping()
         for channel, groups in list(self._groups_by_channel.items()):
             for group in list(groups):
-                await super().group_add(group, channel)
+                await self._add(group, channel)
         while self._pending_sends:
             group, message = self._pending_sends[0]
             await super().group_send(group, message)
@@ -137,7 +148,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             return
         group = f"recovered.{self.client_prefix}"
         for channel in channels:
-            await super().group_add(group, channel)
+            await self._add(group, channel)
         await super().group_send(group, {"type": LAYER_RECOVERED})
         await self.connection(self.consistent_hash(group)).delete(self._group_key(group))
 

@@ -78,7 +78,12 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """Shared by every process that uses the same Redis."""
+    """Shared by every process that uses the same Redis.
+
+    Writes are batched: those made while the previous batch is on its way to
+    Redis go together in one pipeline, so a class joining at once costs a few
+    round trips rather than one per socket.
+    """
 
     def __init__(self, url: str) -> None:
         # A pool that waits for a free connection when many sockets join at once, instead of failing.
@@ -86,24 +91,62 @@ class RedisPresence:
             url, max_connections=50, timeout=10, socket_timeout=5, socket_connect_timeout=2
         )
         self.redis = redis.asyncio.Redis(connection_pool=pool)
+        self._pending: list[tuple[str, str, bool]] = []  # (room, member, present)
+        self._pending_done: asyncio.Future | None = None
+        self._writer: asyncio.Task | None = None
 
     @staticmethod
     def key(room: str) -> str:
         return f"chat:presence:{room_group_name(room)}"
 
     async def touch(self, room: str, channel: str, name: str) -> int:
-        now = time.time()
-        ttl = settings.CHAT_PRESENCE_TTL
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.key(room), {_member(channel, name): now})
-            pipe.expire(self.key(room), math.ceil(ttl * 2))
-            pipe.zremrangebyscore(self.key(room), "-inf", now - ttl)
-            pipe.sadd(ROOMS_KEY, room)
-            _, _, dropped, _ = await pipe.execute()
-        return dropped
+        return await self._write(room, _member(channel, name), present=True)
 
     async def remove(self, room: str, channel: str, name: str) -> None:
-        await self.redis.zrem(self.key(room), _member(channel, name))
+        await self._write(room, _member(channel, name), present=False)
+
+    async def _write(self, room: str, member: str, present: bool) -> int:
+        """Queue one change for the next batch and wait for it; returns the room's expired entries dropped."""
+        self._pending.append((room, member, present))
+        if self._pending_done is None:
+            self._pending_done = asyncio.get_running_loop().create_future()
+            # A failed batch with nobody left waiting must not log "exception was never retrieved".
+            self._pending_done.add_done_callback(lambda done: done.cancelled() or done.exception())
+        done = self._pending_done
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        dropped = await asyncio.shield(done)
+        return dropped.get(room, 0)
+
+    async def _write_batches(self) -> None:
+        while self._pending:
+            batch, done = self._pending, self._pending_done
+            self._pending, self._pending_done = [], None
+            try:
+                dropped = await self._send(batch)
+            except Exception as exc:  # each waiter gets it (and `safely` turns it into "unknown")
+                done.set_exception(exc)
+            else:
+                done.set_result(dropped)
+
+    async def _send(self, batch: list[tuple[str, str, bool]]) -> dict[str, int]:
+        now = time.time()
+        ttl = settings.CHAT_PRESENCE_TTL
+        rooms = list(dict.fromkeys(room for room, _, _ in batch))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room, member, present in batch:
+                if present:
+                    pipe.zadd(self.key(room), {member: now})
+                else:
+                    pipe.zrem(self.key(room), member)
+            for room in rooms:
+                pipe.expire(self.key(room), math.ceil(ttl * 2))
+                pipe.zremrangebyscore(self.key(room), "-inf", now - ttl)
+            if touched := list(dict.fromkeys(room for room, _, present in batch if present)):
+                pipe.sadd(ROOMS_KEY, *touched)
+            results = await pipe.execute()
+        expiries = results[len(batch) : len(batch) + 2 * len(rooms)]
+        return {room: expiries[2 * index + 1] for index, room in enumerate(rooms)}
 
     async def names(self, room: str) -> list[str]:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -23,6 +23,9 @@ from chat.models import Message, Room
 
 SYSTEM_AUTHOR = "System"
 
+# A Group event: the room's stored history changed other than by a new message or a deletion.
+HISTORY_CHANGED = "history.changed"
+
 logger = logging.getLogger(__name__)
 
 
@@ -169,6 +172,14 @@ def delete_messages(messages: list[Message]) -> None:
         room_name, message_id = message.room.name, message.room_message_id
         message.delete()
         async_to_sync(apublish_deletion)(room_name, message_id)
+
+
+def message_changed(message: Message) -> None:
+    """Say that a stored message was edited (in the admin, say): sockets opening its room read it afresh.
+
+    Pages that already show the message keep what they show.
+    """
+    async_to_sync(apublish)(message.room.name, {"type": HISTORY_CHANGED})
 
 
 def delete_message(room: Room, message_id: int) -> bool:

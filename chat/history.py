@@ -1,0 +1,128 @@
+"""Each room's recent history, kept in memory by every process that has sockets in the room.
+
+A socket that opens a room gets its last ``CHAT_HISTORY_LENGTH`` messages. Read
+from the database for every socket, a class arriving at once costs a query per
+student. Instead a process keeps the room's newest messages while it has
+sockets in the room: loaded once, then kept current by the room's Group (it is
+one more member of the process's fan-out), and dropped with the last socket.
+
+It only ever serves what the database holds: anything it cannot follow for
+certain (a hole in the ids it hears, a deletion or edit, a channel-layer outage) makes
+it step aside, and the next socket reads the database and starts a new one.
+"""
+
+import asyncio
+import collections
+import weakref
+from collections.abc import Callable
+
+from django.conf import settings
+
+from chat import protocol, services
+from chat.fanout import local_fanout
+from chat.groups import room_group_name
+from chat.layers import LAYER_RECOVERED
+from chat.models import Room
+
+
+class RoomHistory:
+    """The newest messages of one room, as ``chat.message`` frames, for the sockets of this process."""
+
+    def __init__(self, room_name: str, on_stale: Callable[["RoomHistory"], None]) -> None:
+        self.room_name = room_name
+        self.group = room_group_name(room_name)
+        self.on_stale = on_stale
+        self.users = 0
+        self.stale = False
+        self.room: Room | None = None
+        self.frames: collections.deque[dict] = collections.deque(maxlen=settings.CHAT_HISTORY_LENGTH)
+        self.newest = 0
+        self.held: list[dict] | None = []  # events heard while loading
+        self.loaded = asyncio.ensure_future(self._load())
+
+    async def _load(self) -> None:
+        # Join first, read second, as a socket does: nothing said in between is missed.
+        await local_fanout().join(self.group, self)
+        try:
+            self.room, messages = await services.aopen_room(self.room_name)
+        except Exception:
+            self._go_stale()
+            raise
+        self.newest = self.room.last_message_id
+        for message in messages:
+            self.frames.append(services.message_frame(message))
+            self.newest = max(self.newest, message.room_message_id)
+        held, self.held = self.held, None
+        for event in held:
+            self._follow(event)
+
+    async def recent(self) -> tuple[Room, list[dict]] | None:
+        """The room and its newest messages, oldest first; None if this history can no longer be trusted."""
+        try:
+            await asyncio.shield(self.loaded)
+        except Exception:  # the socket reads the database itself, and reports what fails there
+            return None
+        if self.stale or self.room is None:
+            return None
+        return self.room, list(self.frames)
+
+    async def group_event(self, event: dict, text: str) -> None:
+        if self.held is not None:
+            self.held.append(event)
+        elif not self.stale:
+            self._follow(event)
+
+    def _follow(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == protocol.CHAT_MESSAGE:
+            if event["id"] == self.newest + 1:
+                self.frames.append(event)
+                self.newest = event["id"]
+            elif event["id"] > self.newest + 1:
+                self._go_stale()  # a message it never heard of: the database knows better
+        elif kind in ("chat.delete", services.HISTORY_CHANGED, LAYER_RECOVERED):
+            self._go_stale()
+
+    def _go_stale(self) -> None:
+        if not self.stale:
+            self.stale = True
+            self.on_stale(self)
+            asyncio.ensure_future(local_fanout().leave(self.group, self))
+
+    async def release(self) -> None:
+        """A socket that used this history has gone; the last one takes it out of the Group."""
+        self.users -= 1
+        if self.users == 0 and not self.stale:
+            self.stale = True
+            self.on_stale(self)
+            await local_fanout().leave(self.group, self)
+
+
+class Histories:
+    """This process's room histories, by room name."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, RoomHistory] = {}
+
+    def acquire(self, room_name: str) -> RoomHistory:
+        """The room's history, started if needed; call `RoomHistory.release` when the socket goes."""
+        history = self.rooms.get(room_name)
+        if history is None:
+            history = self.rooms[room_name] = RoomHistory(room_name, self._forget)
+        history.users += 1
+        return history
+
+    def _forget(self, history: RoomHistory) -> None:
+        if self.rooms.get(history.room_name) is history:
+            del self.rooms[history.room_name]
+
+
+_histories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Histories]" = weakref.WeakKeyDictionary()
+
+
+def histories() -> Histories:
+    """This event loop's room histories."""
+    loop = asyncio.get_running_loop()
+    if loop not in _histories:
+        _histories[loop] = Histories()
+    return _histories[loop]
