@@ -1,13 +1,17 @@
 """A `WebsocketCommunicator` for tests about messages: it passes over presence and typing frames."""
 
 import json
+from collections.abc import Callable
 from urllib.parse import quote
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 
+from chat.groups import room_group_name
 from mysite.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -67,3 +71,11 @@ async def connect(room: str = "lobby", *headers: tuple[bytes, bytes], query: str
     connected, _ = await socket.connect()
     assert connected
     return socket
+
+
+def room_listener(room: str) -> Callable[[], dict]:
+    """For sync tests: join a channel of its own to `room`'s Group; call the result for the next event."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(room_group_name(room), channel)
+    return lambda: async_to_sync(layer.receive)(channel)

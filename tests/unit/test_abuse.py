@@ -3,18 +3,15 @@
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client, override_settings
 
 from chat import services
-from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, session_cookie
+from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, room_listener, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,10 +157,8 @@ async def test_refused_origins_are_logged(caplog: pytest.LogCaptureFixture, orig
 def test_admin_deletion_reaches_open_pages(admin_client: Client) -> None:
     room = services.get_or_create_room("lobby")
     message = services.save_message(room, "ann", "rude")
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(room_group_name("lobby"), channel)
+    next_event = room_listener("lobby")
     response = admin_client.post(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    assert async_to_sync(layer.receive)(channel) == {"type": "chat.delete", "id": 1}
+    assert next_event() == {"type": "chat.delete", "id": 1}
     assert not Message.objects.exists()

@@ -1,7 +1,6 @@
 """Each process keeps its rooms' recent history in memory, and lets go whenever it could be wrong."""
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.test import Client
@@ -10,7 +9,7 @@ from chat import services
 from chat.groups import room_group_name
 from chat.history import histories
 from chat.models import Message
-from tests.unit.communicator import ChatCommunicator, connect
+from tests.unit.communicator import ChatCommunicator, connect, room_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,14 +111,12 @@ async def test_an_edited_message_sends_the_next_socket_to_the_database(database_
 def test_an_edit_in_the_admin_is_announced_to_the_room(admin_client: Client) -> None:
     room = services.get_or_create_room("physics")
     message = services.save_message(room, "ann", "teh answer")
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(room_group_name("physics"), channel)
+    next_event = room_listener("physics")
     response = admin_client.post(
         f"/admin/chat/message/{message.pk}/change/",
         {"author": "ann", "text": "the answer", "client_id": "", "kind": "user"},
     )
     assert response.status_code == 302
-    assert async_to_sync(layer.receive)(channel) == {"type": services.HISTORY_CHANGED}
+    assert next_event() == {"type": services.HISTORY_CHANGED}
     message.refresh_from_db()
     assert message.text == "the answer"
