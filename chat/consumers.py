@@ -130,17 +130,16 @@ class ChatConsumer(FrameConsumer):
         except protocol.ProtocolError as exc:
             await self.send_frame(protocol.error(exc.code, exc.detail))
             after = None
+        recent = None
         if after is None:
             # This process's copy of the room's recent history, if it has one it can trust.
             self.history = histories().acquire(room_name)
             recent = await self.history.recent()
-            if recent is None:
-                self.room, messages = await services.aopen_room(room_name)
-                recent = self.room, [services.message_frame(message) for message in messages]
-            self.room, frames = recent
-        else:
+        if recent is None:
             self.room, messages = await services.aopen_room(room_name, after)
-            frames = [services.message_frame(message) for message in messages]
+            recent = self.room, [services.message_frame(message) for message in messages]
+        self.room, frames = recent
+        if after is not None:
             # An id beyond the room's newest (a database reset since) must not hide new messages.
             self.delivered = min(after, self.room.last_message_id)
         await self.deliver_frames(frames)

@@ -38,6 +38,7 @@ class RoomHistory:
         self.frames: collections.deque[dict] = collections.deque(maxlen=settings.CHAT_HISTORY_LENGTH)
         self.newest = 0
         self.held: list[dict] | None = []  # events heard while loading
+        self.leaving: asyncio.Future | None = None
         self.loaded = asyncio.ensure_future(self._load())
 
     async def _load(self) -> None:
@@ -83,18 +84,23 @@ class RoomHistory:
         elif kind in ("chat.delete", services.HISTORY_CHANGED, LAYER_RECOVERED):
             self._go_stale()
 
+    def _step_aside(self) -> bool:
+        """Stop serving sockets; True the first time, when the caller must also leave the Group."""
+        if self.stale:
+            return False
+        self.stale = True
+        self.on_stale(self)
+        return True
+
     def _go_stale(self) -> None:
-        if not self.stale:
-            self.stale = True
-            self.on_stale(self)
-            asyncio.ensure_future(local_fanout().leave(self.group, self))
+        if self._step_aside():
+            # Called while the fan-out hands out an event, so the leaving waits for its own turn.
+            self.leaving = asyncio.ensure_future(local_fanout().leave(self.group, self))
 
     async def release(self) -> None:
         """A socket that used this history has gone; the last one takes it out of the Group."""
         self.users -= 1
-        if self.users == 0 and not self.stale:
-            self.stale = True
-            self.on_stale(self)
+        if self.users == 0 and self._step_aside():
             await local_fanout().leave(self.group, self)
 
 

@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 ROOMS_KEY = "chat:presence:rooms"
 
 
-def _member(channel: str, name: str) -> str:
-    return f"{channel}\n{name}"  # channel names hold no line breaks
+def _member(socket_id: str, name: str) -> str:
+    return f"{socket_id}\n{name}"  # socket ids hold no line breaks
 
 
 def _name(member: str | bytes) -> str:
@@ -36,10 +36,10 @@ def _name(member: str | bytes) -> str:
 
 
 class PresenceStore(Protocol):
-    async def touch(self, room: str, channel: str, name: str) -> int:
+    async def touch(self, room: str, socket_id: str, name: str) -> int:
         """Mark a socket present now; returns how many expired entries of the room were dropped."""
 
-    async def remove(self, room: str, channel: str, name: str) -> None: ...
+    async def remove(self, room: str, socket_id: str, name: str) -> None: ...
 
     async def names(self, room: str) -> list[str]:
         """The names present in the room, each once, sorted."""
@@ -62,12 +62,12 @@ class MemoryPresence:
             del entries[member]
         return len(stale)
 
-    async def touch(self, room: str, channel: str, name: str) -> int:
-        self.entries.setdefault(room, {})[_member(channel, name)] = time.time()
+    async def touch(self, room: str, socket_id: str, name: str) -> int:
+        self.entries.setdefault(room, {})[_member(socket_id, name)] = time.time()
         return self._prune(room)
 
-    async def remove(self, room: str, channel: str, name: str) -> None:
-        self.entries.get(room, {}).pop(_member(channel, name), None)
+    async def remove(self, room: str, socket_id: str, name: str) -> None:
+        self.entries.get(room, {}).pop(_member(socket_id, name), None)
 
     async def names(self, room: str) -> list[str]:
         self._prune(room)
@@ -99,11 +99,11 @@ class RedisPresence:
     def key(room: str) -> str:
         return f"chat:presence:{room_group_name(room)}"
 
-    async def touch(self, room: str, channel: str, name: str) -> int:
-        return await self._write(room, _member(channel, name), present=True)
+    async def touch(self, room: str, socket_id: str, name: str) -> int:
+        return await self._write(room, _member(socket_id, name), present=True)
 
-    async def remove(self, room: str, channel: str, name: str) -> None:
-        await self._write(room, _member(channel, name), present=False)
+    async def remove(self, room: str, socket_id: str, name: str) -> None:
+        await self._write(room, _member(socket_id, name), present=False)
 
     async def _write(self, room: str, member: str, present: bool) -> int:
         """Queue one change for the next batch and wait for it; returns the room's expired entries dropped."""

@@ -69,6 +69,17 @@ def ann_and_bob(
     return ann, bob
 
 
+@pytest.fixture
+def two_guests(
+    browsers: Callable[[], ChatPage], daphne_cluster: DaphneCluster, room_name: str
+) -> tuple[ChatPage, ChatPage]:
+    """Two guests who opened the room's URL directly, one on each Daphne process."""
+    ann, bob = browsers(), browsers()
+    ann.open_room(daphne_cluster[0], room_name)
+    bob.open_room(daphne_cluster[1], room_name)
+    return ann, bob
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     """Where browser tests leave screenshots (the README's come from here)."""

@@ -52,12 +52,8 @@ def test_a_late_joiner_sees_the_conversation(daphne_cluster: DaphneCluster, brow
     assert late.texts() == ["first", "second", "third"]
 
 
-def test_html_in_a_message_is_shown_as_text_and_never_runs(
-    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str
-) -> None:
-    ann, bob = browsers(), browsers()
-    ann.open_room(daphne_cluster[0], room_name)
-    bob.open_room(daphne_cluster[1], room_name)
+def test_html_in_a_message_is_shown_as_text_and_never_runs(two_guests: tuple[ChatPage, ChatPage]) -> None:
+    ann, bob = two_guests
     attack = '<img src=x onerror="window.pwned=1"><b>bold</b><script>window.pwned=2</script>'
     ann.say(attack)
     for page in (ann, bob):

@@ -13,11 +13,9 @@ Browsers = Callable[[], ChatPage]
 
 
 def test_an_announcement_shows_as_a_system_message_on_both_processes(
-    daphne_cluster: DaphneCluster, redis_server: RedisServer, server_database: str, browsers: Browsers, room_name: str
+    redis_server: RedisServer, server_database: str, room_name: str, two_guests: tuple[ChatPage, ChatPage]
 ) -> None:
-    ann, bob = browsers(), browsers()
-    ann.open_room(daphne_cluster[0], room_name)
-    bob.open_room(daphne_cluster[1], room_name)
+    ann, bob = two_guests
     bob.say("a person's message")
     result = announce(room_name, "Homework is due Friday.", database_url=server_database, redis_url=redis_server.url)
     assert result.returncode == 0, result.stderr

@@ -14,11 +14,9 @@ Browsers = Callable[[], ChatPage]
 
 
 def test_a_browser_whose_server_dies_comes_back_with_what_it_missed_once(
-    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str
+    daphne_cluster: DaphneCluster, two_guests: tuple[ChatPage, ChatPage]
 ) -> None:
-    ann, bob = browsers(), browsers()
-    ann.open_room(daphne_cluster[0], room_name)
-    bob.open_room(daphne_cluster[1], room_name)
+    ann, bob = two_guests
     ann.say("before")
     bob.wait_for_message("before")
 
