@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+DOCS_VENV := .venv-docs
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -42,6 +43,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	@touch $@
 
 setup: $(VENV)/.installed
+
+# The documentation tools, apart from the server's environment (requirements-docs.txt says why).
+$(DOCS_VENV)/.installed: requirements-docs.txt | $(BIN)/python
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
+	@touch $@
 
 # axe-core, which the browser tests inject into pages; the app itself has no JavaScript build.
 node_modules/.installed: package.json package-lock.json
@@ -98,11 +106,11 @@ test: system-packages setup node_modules/.installed lint check docs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
-docs: setup
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
 
 unit integration functional: system-packages setup node_modules/.installed
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles test-artifacts .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DOCS_VENV) node_modules staticfiles test-artifacts .pytest_cache .ruff_cache .hypothesis

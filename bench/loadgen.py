@@ -51,7 +51,8 @@ async def collect(client: ClientConnection, prefix: str, expected: int, quiet: f
     got: list[tuple[str, float]] = []
     while len(got) < expected:
         try:
-            frame = await asyncio.wait_for(client.recv(), quiet)
+            async with asyncio.timeout(quiet):  # no task per frame, as wait_for would start
+                frame = await client.recv()
         except TimeoutError:
             break
         text = texts(frame, prefix)

@@ -6,6 +6,7 @@ generator runs on the second. Everything listens on 127.0.0.1 and stops at the e
 
 import argparse
 import asyncio
+import importlib.util
 import math
 import os
 import secrets
@@ -146,6 +147,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,200,1000", help="room sizes for the fan-out columns")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    if importlib.util.find_spec("click"):
+        print(
+            "warning: click is importable here, and autobahn then colours the arguments of its debug log "
+            "calls on every frame Daphne sends, which slows every Daphne row. The environment `make setup` "
+            "builds has no click (the documentation tools live in .venv-docs).",
+            file=sys.stderr,
+        )
     if os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(0, {1})
 

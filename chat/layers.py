@@ -26,6 +26,29 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 
 LAYER_RECOVERED = "layer.recovered"
 
+# channels-redis's scripts (channels_redis/core.py), run here inside pipelines.
+GROUP_SEND_SCRIPT = """
+    local over_capacity = 0
+    local current_time = ARGV[#ARGV - 1]
+    local expiry = ARGV[#ARGV]
+    for i=1,#KEYS do
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+            redis.call('EXPIRE', KEYS[i], expiry)
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    return over_capacity
+"""
+RESTORE_BACKUP_SCRIPT = """
+    local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
+    for i = #backed_up, 1, -2 do
+        redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
+    end
+    redis.call('DEL', ARGV[2])
+"""
+
 
 class ResilientRedisChannelLayer(RedisChannelLayer):
     """A `RedisChannelLayer` whose sockets survive a Redis restart; see the module docstring."""
@@ -83,10 +106,62 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
 
     async def group_send(self, group: str, message: dict) -> None:
         try:
-            await super().group_send(group, message)
+            await self._send_to_group(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
             self._start_recovery(exc)
+
+    async def _send_to_group(self, group: str, message: dict) -> None:
+        """channels-redis's group_send, its commands in two round trips instead of four.
+
+        The same commands in the same order: drop expired members and read the
+        rest; then, per Redis server, drop expired messages and add this one
+        where there is room.
+        """
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+            pipe.zrange(key, 0, -1)
+            _, members = await pipe.execute()
+        channels = [member.decode("utf8") for member in members]
+        keys_by_connection, message_by_key, capacity_by_key = self._map_channel_keys_to_connection(channels, message)
+        for index, keys in keys_by_connection.items():
+            now = time.time()
+            async with self.connection(index).pipeline(transaction=True) as pipe:
+                for channel_key in keys:
+                    pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
+                pipe.eval(
+                    GROUP_SEND_SCRIPT,
+                    len(keys),
+                    *keys,
+                    *(message_by_key[channel_key] for channel_key in keys),
+                    *(capacity_by_key[channel_key] for channel_key in keys),
+                    now,
+                    self.expiry,
+                )
+                over_capacity = (await pipe.execute())[-1]
+            if over_capacity:
+                logger.info("%s of %s channels over capacity in group %s", over_capacity, len(channels), group)
+
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> bytes | None:
+        """channels-redis's receive step, its first two commands in one round trip.
+
+        Put back what an interrupted receive left in the backup queue, then
+        wait for a message; the message waits in the backup queue until the
+        consumer has it.
+        """
+        backup_queue = self._backup_channel_name(channel)
+        connection = self.connection(index)
+        async with connection.pipeline(transaction=False) as pipe:
+            pipe.eval(RESTORE_BACKUP_SCRIPT, 0, channel, backup_queue)
+            pipe.bzpopmin(channel, timeout=timeout)
+            _, popped = await pipe.execute()
+        if popped is None:
+            return None
+        _, member, score = popped
+        await connection.zadd(backup_queue, {member: float(score)})
+        return member
 
     async def receive(self, channel: str) -> dict:
         while True:
@@ -133,7 +208,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 await self._add(group, channel)
         while self._pending_sends:
             group, message = self._pending_sends[0]
-            await super().group_send(group, message)
+            await self._send_to_group(group, message)
             self._pending_sends.popleft()
         await self._announce_recovery()
 
@@ -149,7 +224,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         group = f"recovered.{self.client_prefix}"
         for channel in channels:
             await self._add(group, channel)
-        await super().group_send(group, {"type": LAYER_RECOVERED})
+        await self._send_to_group(group, {"type": LAYER_RECOVERED})
         await self.connection(self.consistent_hash(group)).delete(self._group_key(group))
 
 

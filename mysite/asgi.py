@@ -6,7 +6,6 @@ session and user, then reach the room routes.
 
 import os
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
@@ -17,6 +16,7 @@ django_asgi_app = get_asgi_application()
 from chat.layers import log_layer_mode  # noqa: E402
 from chat.origins import allowed_hosts_origin_validator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.sessions import socket_auth_stack  # noqa: E402
 
 log_layer_mode()
 
@@ -24,7 +24,7 @@ log_layer_mode()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": allowed_hosts_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": allowed_hosts_origin_validator(socket_auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )
 # --8<-- [end:application]

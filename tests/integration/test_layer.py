@@ -1,10 +1,13 @@
 """`ResilientRedisChannelLayer` against a redis-server of its own, stopped and started at will."""
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+import redis.asyncio
 
 from chat.layers import LAYER_RECOVERED, ResilientRedisChannelLayer
 from tests.servers import RedisServer, free_port
@@ -80,4 +83,61 @@ async def test_a_burst_wider_than_the_connection_pool_waits_instead_of_failing(p
     async with asyncio.timeout(10):
         received = {(await layer.receive(channel))["id"] for _ in range(30)}
     assert received == set(range(30))
+    await layer.flush()
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """A real connection that counts its round trips (one per command or pipeline sent)."""
+
+    round_trips = 0
+
+    async def send_packed_command(self, *args, **kwargs) -> None:
+        CountingConnection.round_trips += 1
+        await super().send_packed_command(*args, **kwargs)
+
+
+async def test_a_group_send_takes_two_round_trips_and_reaches_every_member(private_redis: RedisServer) -> None:
+    # channels-redis's own group_send takes four: the same commands, sent one by one.
+    layer = ResilientRedisChannelLayer(
+        hosts=[{"address": private_redis.url, "socket_timeout": None, "connection_class": CountingConnection}]
+    )
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("room", channel)
+    CountingConnection.round_trips = 0
+    await layer.group_send("room", {"type": "chat.message", "id": 1})
+    assert CountingConnection.round_trips == 2
+    async with asyncio.timeout(5):
+        for channel in channels:
+            assert (await layer.receive(channel))["id"] == 1
+    await layer.flush()
+
+
+async def test_a_full_channel_drops_group_messages_and_says_so(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    layer = ResilientRedisChannelLayer(hosts=[{"address": private_redis.url, "socket_timeout": None}], capacity=2)
+    channel = await layer.new_channel()
+    await layer.group_add("room", channel)
+    for number in range(3):
+        await layer.group_send("room", {"type": "chat.message", "id": number})
+    assert "1 of 1 channels over capacity in group room" in caplog.text
+    async with asyncio.timeout(5):
+        assert [(await layer.receive(channel))["id"] for _ in range(2)] == [0, 1]
+    await layer.flush()
+
+
+async def test_a_message_an_interrupted_receive_left_behind_comes_with_the_next(private_redis: RedisServer) -> None:
+    layer = new_layer(private_redis.url)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "chat.message", "id": 1})
+    # Where a receive cancelled after its pop leaves the message: in the channel's backup queue.
+    queue = layer.prefix + layer.non_local_name(channel)
+    client = redis.Redis.from_url(private_redis.url)
+    [(message, score)] = client.zpopmin(queue)
+    client.zadd(layer._backup_channel_name(queue), {message: score})
+    async with asyncio.timeout(5):
+        assert (await layer.receive(channel))["id"] == 1
+    client.close()
     await layer.flush()

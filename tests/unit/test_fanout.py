@@ -66,6 +66,54 @@ async def test_every_member_gets_every_event_in_order_with_the_text_encoded_once
         await fanout.leave("room", member)
 
 
+class Logged:
+    """A member that writes each event it is handed to one log shared with the others."""
+
+    def __init__(self, name: int, log: list[tuple[int, int]]) -> None:
+        self.name = name
+        self.log = log
+
+    async def group_event(self, event: dict, text: str) -> None:
+        self.log.append((self.name, event["id"]))
+
+
+class Gated(Logged):
+    """A member that holds the hub on its first event until the test opens the gate."""
+
+    def __init__(self, name: int, log: list[tuple[int, int]]) -> None:
+        super().__init__(name, log)
+        self.gate = asyncio.Event()
+
+    async def group_event(self, event: dict, text: str) -> None:
+        await self.gate.wait()
+        await super().group_event(event, text)
+
+
+async def test_events_that_arrive_while_the_room_is_served_reach_each_member_together() -> None:
+    # Each socket then gets them in one go, which the server writes to it in one system call.
+    layer = InMemoryChannelLayer()
+    fanout = LocalFanout(layer)
+    log: list[tuple[int, int]] = []
+    first = Gated(0, log)
+    members = [first, *(Logged(name, log) for name in range(1, 5))]
+    for member in members:
+        await fanout.join("room", member)
+    for number in (1, 2, 3):
+        await layer.group_send("room", {"type": "chat.message", "id": number})
+    hub = fanout.hubs["room"]
+    async with asyncio.timeout(2):
+        while hub.pending.qsize() < 2:  # 2 and 3 came in while 1 is being handed out
+            await asyncio.sleep(0.01)
+    first.gate.set()
+    async with asyncio.timeout(2):
+        while len(log) < 15:
+            await asyncio.sleep(0.01)
+    assert log[:5] == [(name, 1) for name in range(5)]
+    assert log[5:] == [(name, number) for name in range(5) for number in (2, 3)]
+    for member in members:
+        await fanout.leave("room", member)
+
+
 async def test_a_failing_member_does_not_cut_the_others_off(caplog: pytest.LogCaptureFixture) -> None:
     layer = InMemoryChannelLayer()
     fanout = LocalFanout(layer)
