@@ -12,7 +12,7 @@ from django.db import DatabaseError
 
 from chat import limits, metrics, presence, protocol, services
 from chat.fanout import local_fanout
-from chat.groups import LOBBY_GROUP, InvalidRoomName, clean_room_name, room_group_name, user_group_name
+from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
 from chat.history import RoomHistory, histories
 from chat.identity import display_name, new_guest_name
 from chat.layers import LAYER_RECOVERED
@@ -69,7 +69,6 @@ class ChatConsumer(FrameConsumer):
     # services still reach the layer itself through get_channel_layer().
     channel_layer_alias = None
     room_group: str | None = None
-    user_group: str | None = None
     client_address: str | None = None
     heartbeat: asyncio.Task | None = None
     history: RoomHistory | None = None
@@ -124,8 +123,7 @@ class ChatConsumer(FrameConsumer):
         # Until the history is out, the Group's events wait in `held`.
         self.held = []
         await local_fanout().join(self.room_group, self)
-        self.user_group = user_group_name(self.author)
-        await local_fanout().join(self.user_group, self)
+        await local_fanout().join(MENTIONS_GROUP, self)
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted_open = True
@@ -166,8 +164,8 @@ class ChatConsumer(FrameConsumer):
             limits.connections.release(self.client_address)
         if self.counted_open:
             metrics.OPEN_SOCKETS.dec()
-        for group in (self.room_group, self.user_group):
-            if group:
+        if self.room_group is not None:
+            for group in (self.room_group, MENTIONS_GROUP):
                 await local_fanout().leave(group, self)
 
     # --8<-- [start:receive]
@@ -297,8 +295,11 @@ class ChatConsumer(FrameConsumer):
             await self.send_frame(protocol.typing(event["author"]))
 
     async def chat_mention(self, event: dict) -> None:
-        """Someone named this socket's person with @name, in this room or another."""
-        await self.send_frame(event | {"type": protocol.MENTION})
+        """Someone named people with @name, in this room or another; this socket's person among them?"""
+        if self.author in event["to"]:
+            await self.send_frame(
+                {key: value for key, value in event.items() if key != "to"} | {"type": protocol.MENTION}
+            )
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: send what was said meanwhile."""

@@ -51,9 +51,10 @@ class Hub:
         self.group = group
         self.members: dict[Member, None] = {}  # a set that keeps joining order
         self.channel = ""
-        self.pending: asyncio.Queue[dict] = asyncio.Queue(PENDING_EVENTS_LIMIT)
+        self.pending: list[dict] = []  # received, not yet passed on
         self.joined = asyncio.ensure_future(self._join())
-        self.tasks: list[asyncio.Task] = []
+        self.receiving: asyncio.Task | None = None
+        self.passing_on: asyncio.Task | None = None
 
     # --8<-- [start:hub]
     async def _join(self) -> None:
@@ -61,18 +62,20 @@ class Hub:
         # one Redis list, named after it.
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
-        self.tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._pass_on())]
+        self.receiving = asyncio.create_task(self._receive())
 
     async def _receive(self) -> None:
         while True:
-            await self.pending.put(await self.layer.receive(self.channel))
+            if len(self.pending) >= PENDING_EVENTS_LIMIT:
+                await asyncio.wait([self.passing_on])  # the rest wait in the channel layer meanwhile
+            self.pending.append(await self.layer.receive(self.channel))
+            if self.passing_on is None or self.passing_on.done():
+                self.passing_on = asyncio.create_task(self._pass_on())
 
     async def _pass_on(self) -> None:
-        while True:
-            events = [await self.pending.get()]
-            while not self.pending.empty():
-                events.append(self.pending.get_nowait())
-            batch = [(event, protocol.encode(event)) for event in events]
+        while self.pending:
+            batch = [(event, protocol.encode(event)) for event in self.pending]
+            self.pending.clear()
             for number, member in enumerate(list(self.members), start=1):
                 for event, text in batch:
                     try:
@@ -92,8 +95,9 @@ class Hub:
     async def leave(self) -> None:
         """Stop passing events on and leave the Group (once the last member has gone)."""
         self.joined.cancel()
-        for task in self.tasks:
-            task.cancel()
+        for task in (self.receiving, self.passing_on):
+            if task is not None:
+                task.cancel()
         if self.channel:
             await self.layer.group_discard(self.group, self.channel)
 

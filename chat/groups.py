@@ -1,4 +1,4 @@
-"""Room names, and the channel-layer Groups: one per room, one per person.
+"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions.
 
 The one place that knows which room names are accepted and how room and
 display names become group names. Channel layers accept group names of ASCII letters,
@@ -14,6 +14,10 @@ ROOM_NAME_MAX_LENGTH = 64
 
 # Every lobby page listens here for rooms' activity.
 LOBBY_GROUP = "lobby.directory"
+
+# Every process with sockets listens here for mentions; each names the people it is for.
+# (No room's Group can be called this: theirs start with "chat.".)
+MENTIONS_GROUP = "people.mentions"
 
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
@@ -52,11 +56,6 @@ def room_group_name(room_name: str) -> str:
 
 
 # --8<-- [end:room-group-name]
-
-
-def user_group_name(display_name: str) -> str:
-    """The channel-layer group of every socket of one person, wherever they are: mentions go there."""
-    return _group_name("user", display_name)
 
 
 def _group_name(prefix: str, name: str) -> str:

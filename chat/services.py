@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from chat import metrics, presence, protocol
-from chat.groups import LOBBY_GROUP, clean_room_name, room_group_name, user_group_name
+from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
 
@@ -108,12 +108,12 @@ async def apublish_message(room: Room, message: Message) -> None:
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
-    layer = get_channel_layer()
-    await layer.group_send(
-        LOBBY_GROUP, {"type": "directory.room", "room": room.name, "last_activity": frame["created"]}
-    )
-    for name in mentioned_names(message.text) - {message.author}:
-        await layer.group_send(user_group_name(name), protocol.mention(room.name, frame) | {"type": "chat.mention"})
+    await apublish_activity(room.name, frame["created"])
+    mentioned = mentioned_names(message.text) - {message.author}
+    if mentioned:
+        await get_channel_layer().group_send(
+            MENTIONS_GROUP, protocol.mention(room.name, frame) | {"type": "chat.mention", "to": sorted(mentioned)}
+        )
 
 
 # --8<-- [start:post-message]
@@ -226,6 +226,41 @@ async def _publish_presence_later(room_name: str) -> None:
         await layer.group_send(LOBBY_GROUP, {"type": "directory.room", "room": room_name, "online": len(names)})
     except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
         logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
+
+
+# A busy room tells the lobbies of its last activity at most once in this long: the first
+# message at once, the newest of the ones after it when the interval ends. A lobby shows only
+# the newest time, and a send per message would slow every message of a busy room.
+LOBBY_ACTIVITY_SECONDS = 1.0
+_activity_waiting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, str | None]]" = (
+    weakref.WeakKeyDictionary()
+)
+_intervals: set[asyncio.Task] = set()
+
+
+async def apublish_activity(room_name: str, last_activity: str) -> None:
+    """Tell every lobby that `room_name` was active at `last_activity` (see `LOBBY_ACTIVITY_SECONDS`)."""
+    waiting = _activity_waiting.setdefault(asyncio.get_running_loop(), {})
+    if room_name in waiting:
+        waiting[room_name] = last_activity  # the newest goes out when the interval ends
+        return
+    waiting[room_name] = None
+    interval = asyncio.create_task(_end_activity_interval(room_name, waiting))
+    _intervals.add(interval)
+    interval.add_done_callback(_intervals.discard)
+    await get_channel_layer().group_send(
+        LOBBY_GROUP, {"type": "directory.room", "room": room_name, "last_activity": last_activity}
+    )
+
+
+async def _end_activity_interval(room_name: str, waiting: dict[str, str | None]) -> None:
+    await asyncio.sleep(LOBBY_ACTIVITY_SECONDS)
+    newest = waiting.pop(room_name, None)
+    if newest is not None:
+        try:
+            await apublish_activity(room_name, newest)
+        except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
+            logger.warning("Could not tell the lobby of activity in room %r", room_name, exc_info=True)
 
 
 async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:

@@ -102,7 +102,7 @@ async def test_events_that_arrive_while_the_room_is_served_reach_each_member_tog
         await layer.group_send("room", {"type": "chat.message", "id": number})
     hub = fanout.hubs["room"]
     async with asyncio.timeout(2):
-        while hub.pending.qsize() < 2:  # 2 and 3 came in while 1 is being handed out
+        while len(hub.pending) < 2:  # 2 and 3 came in while 1 is being handed out
             await asyncio.sleep(0.01)
     first.gate.set()
     async with asyncio.timeout(2):

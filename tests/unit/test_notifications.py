@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
 from chat import protocol, services
-from chat.groups import InvalidRoomName, room_group_name, user_group_name
+from chat.groups import MENTIONS_GROUP, InvalidRoomName, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
 from tests.unit.communicator import socket_as
@@ -68,9 +68,8 @@ def test_mentions_are_found(text: str, names: set[str]) -> None:
     assert mentioned_names(text) == names
 
 
-def test_display_names_with_spaces_get_valid_user_groups() -> None:
-    assert user_group_name("ann") == "user.ann"
-    assert user_group_name("Ann Lee").startswith("user-u.")
+def test_no_room_shares_the_group_of_mentions() -> None:
+    assert MENTIONS_GROUP not in {room_group_name(name) for name in ("people.mentions", "mentions", "people")}
 
 
 def socket_in(name: str, room: str) -> object:
@@ -90,6 +89,20 @@ async def test_a_mention_reaches_the_person_in_another_room() -> None:
     assert await bob.receive_nothing(timeout=0.2), "mentioning yourself notifies nobody"
     await ann.disconnect()
     await bob.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_mention_reaches_only_the_people_it_names_through_one_member_per_process() -> None:
+    ann = await socket_in("Ann", "physics")
+    cat = await socket_in("Cat", "maths")
+    bob = await socket_in("Bob", "lobby")
+    assert len(get_channel_layer().groups[MENTIONS_GROUP]) == 1, "the process, not each person"
+    await bob.send_json_to({"message": "@Ann and @Dan, the lab"})
+    mention = await ann.receive_json_from()
+    assert set(mention) == {"type", "room", "id", "message", "author", "created", "kind"}
+    assert await cat.receive_nothing(timeout=0.2)
+    for socket in (ann, cat, bob):
+        await socket.disconnect()
 
 
 def test_the_command_refuses_without_a_shared_channel_layer() -> None:

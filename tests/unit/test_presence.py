@@ -101,6 +101,31 @@ async def test_the_lobby_gets_the_directory_then_live_changes() -> None:
     await lobby.disconnect()
 
 
+async def test_a_busy_room_tells_the_lobby_its_activity_at_once_then_once_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "LOBBY_ACTIVITY_SECONDS", 0.3)
+    lobby = await socket_as("Zoe", "/ws/lobby/")
+    assert (await lobby.receive_json_from())["type"] == "directory"
+    ann = await socket_as("Ann", room("maths"))
+    times = []
+    for number in range(3):
+        await ann.send_json_to({"message": f"m{number}"})
+        times.append((await next_of_type(ann, "chat.message"))["created"])
+    activity = []
+    while len(activity) < 2:
+        update = await lobby.receive_json_from(timeout=2)
+        if "last_activity" in update:
+            activity.append(update["last_activity"])
+    assert activity == [times[0], times[2]], "the first at once, then only the newest"
+    later = []
+    while not await lobby.receive_nothing(0.5):
+        later.append(await lobby.receive_json_from())
+    assert not [update for update in later if "last_activity" in update]
+    await ann.disconnect()
+    await lobby.disconnect()
+
+
 async def test_a_burst_of_joins_sends_few_presence_lists() -> None:
     ann = await socket_as("Ann", room("physics"))
     await presence_until(ann, ["Ann"])
