@@ -13,7 +13,7 @@ out while the rest of the room waits, and the events that arrive meanwhile
 are passed on together: each socket gets all of them in one go, which the
 server writes to it in one system call instead of one per message.
 
-Members are objects with an async ``group_event(event)`` method (the chat
+Members are objects with an async ``group_event(event, text)`` method (the chat
 consumers). Groups and events are the channel layer's own: ``group_send`` to
 a room reaches every process's hub, and so every socket of the room.
 """
