@@ -215,11 +215,7 @@ class ChatConsumer(FrameConsumer):
         catch-up) starts a task, and the events after it wait in `held` until
         that task has sent them.
         """
-        if self.held is None and event["type"] == protocol.CHAT_MESSAGE and event["id"] == self.delivered + 1:
-            # The busy path, kept short: the next message in order, for a socket that is live.
-            await self.send_text(text)
-            self.delivered = event["id"]
-        elif self.held is not None:
+        if self.held is not None:
             self.held.append((event, text))
             if len(self.held) > HELD_EVENTS_LIMIT:
                 # A socket stuck that long loses no message by this: a later id finds the hole.
