@@ -1,6 +1,6 @@
 # Two commands on a fresh Debian or Ubuntu machine:
 #   make run    serve the chat on http://127.0.0.1:8000/chat/ (SQLite, in-memory layer)
-#   make test   install what is missing and run every suite with real Redis, Daphne and Chromium
+#   make test   install what is missing and run every suite with real Redis, PostgreSQL, Daphne and Chromium
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,8 +14,11 @@ PYTEST_ARGS ?=
 REDIS := redis-server:/usr/bin/redis-server
 APACHE := apache2:/usr/sbin/apache2
 NGINX := nginx:/usr/sbin/nginx
-TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver \
-	npm:/usr/bin/npm
+# The server's own path names its version (/usr/lib/postgresql/<version>/bin); postgresql-common,
+# which every server version depends on, ships pg_ctlcluster at a path that stays put.
+POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
+TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium \
+	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
 .PHONY: bench docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 

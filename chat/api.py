@@ -15,9 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from chat import limits, protocol, services
 from chat.groups import InvalidRoomName, clean_room_name
-from chat.identity import InvalidDisplayName, clean_display_name
+from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
 
-MAX_BODY_BYTES = 16 * 1024
+
+def max_body_bytes() -> int:
+    """The largest body a valid request can need: message and author each escaped to the full (`max_frame_length`)."""
+    return protocol.max_frame_length(settings.CHAT_MAX_MESSAGE_LENGTH) + 12 * DISPLAY_NAME_MAX_LENGTH
 
 
 def error(status: int, code: str, detail: str, **headers: str) -> JsonResponse:
@@ -29,18 +32,28 @@ async def authenticate(request: HttpRequest) -> str | JsonResponse:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
+        token = token.strip()
         expected = settings.CHAT_API_TOKEN
-        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        # Without a token of its own the server takes none, not even an empty one; it says so,
+        # where "the token is wrong" would send the caller to check the wrong end.
+        if not expected:
+            return error(
+                401,
+                "api_token_not_configured",
+                "This server has no API token: set CHAT_API_TOKEN in the server's environment and restart it, "
+                "or log in as staff.",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.encode(), expected.encode()):
             return error(401, "invalid_token", "The bearer token is wrong.", **{"WWW-Authenticate": "Bearer"})
         return "token"
     user = await request.auser()
     if not user.is_authenticated:
-        return error(
-            401,
-            "authentication_required",
-            "Send Authorization: Bearer <token>, or log in as staff.",
-            **{"WWW-Authenticate": "Bearer"},
-        )
+        if settings.CHAT_API_TOKEN:
+            detail = "Send Authorization: Bearer <token>, or log in as staff."
+        else:
+            detail = "Log in as staff; bearer tokens are off until CHAT_API_TOKEN is set in the server's environment."
+        return error(401, "authentication_required", detail, **{"WWW-Authenticate": "Bearer"})
     if not user.is_staff:
         return error(403, protocol.FORBIDDEN, "Only staff can post notifications.")
     # A session is a browser's: it needs the CSRF token like any form post.
@@ -79,8 +92,9 @@ async def post_room_message(request: HttpRequest, room_name: str) -> JsonRespons
         room_name = clean_room_name(room_name)
     except InvalidRoomName as exc:
         return error(404, protocol.INVALID_ROOM, str(exc))
-    if len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    limit = max_body_bytes()
+    if len(request.body) > limit:
+        return error(413, "body_too_large", f"The body is larger than {limit} bytes.")
     try:
         text, author = parse_body(request.body)
     except protocol.ProtocolError as exc:

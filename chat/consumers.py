@@ -10,9 +10,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat import limits, metrics, presence, protocol, services
+from chat import access, limits, metrics, presence, protocol, services
 from chat.fanout import local_fanout
-from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
+from chat.groups import ACCOUNTS_GROUP, LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
 from chat.history import RoomHistory, histories
 from chat.identity import display_name, new_guest_name
 from chat.layers import LAYER_RECOVERED
@@ -26,6 +26,11 @@ SOCKET_GONE = (Disconnected, OSError)
 
 # Group events one socket keeps while the database answers; older ones are dropped.
 HELD_EVENTS_LIMIT = 1000
+
+# Heartbeat pings a socket may send without spending its rate limit: on average per second, and at once.
+# Pages ping every CHAT_CLIENT_HEARTBEAT seconds, at least 1; pings beyond this count like any frame.
+PING_RATE = 1.0
+PING_BURST = 3
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
@@ -115,6 +120,7 @@ class ChatConsumer(FrameConsumer):
             return
         self.client_address = address
         self.rate = limits.TokenBucket(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
+        self.pings = limits.TokenBucket(PING_RATE, PING_BURST)
         self.user = self.scope.get("user")
         self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
         self.room_group = room_group_name(room_name)
@@ -122,8 +128,8 @@ class ChatConsumer(FrameConsumer):
         # both ways and the live copy is dropped, where reading first would lose it.
         # Until the history is out, the Group's events wait in `held`.
         self.held = []
-        await local_fanout().join(self.room_group, self)
-        await local_fanout().join(MENTIONS_GROUP, self)
+        for group in self.fanout_groups():
+            await local_fanout().join(group, self)
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted_open = True
@@ -151,6 +157,15 @@ class ChatConsumer(FrameConsumer):
 
     # --8<-- [end:connect]
 
+    def fanout_groups(self) -> tuple[str, ...]:
+        """The Groups this socket hears: its room's, the mentions', and the accounts' (see `account_changed`)."""
+        return (self.room_group, MENTIONS_GROUP, ACCOUNTS_GROUP)
+
+    @property
+    def session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return session.session_key if session is not None else None
+
     async def disconnect(self, code: int) -> None:
         if self.catching_up is not None:
             self.catching_up.cancel()
@@ -162,26 +177,37 @@ class ChatConsumer(FrameConsumer):
             await services.apublish_presence(self.room.name)
         if self.client_address is not None:
             limits.connections.release(self.client_address)
-        if self.counted_open:
-            metrics.OPEN_SOCKETS.dec()
         if self.room_group is not None:
-            for group in (self.room_group, MENTIONS_GROUP):
+            for group in self.fanout_groups():
                 await local_fanout().leave(group, self)
+        if self.counted_open:
+            metrics.OPEN_SOCKETS.dec()  # last: the gauge falls once everything else is released
 
     # --8<-- [start:receive]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_group is None:
             return  # a refused socket, closing
-        if not self.rate.take():
-            wait = self.rate.seconds_until_next()
-            await self.send_error(protocol.RATE_LIMITED, f"Too many messages; wait {wait:.1f} s and send again.")
-            return
+        # Parsed before the rate is checked, so that a refusal can name the message it refuses (its
+        # client_id) and a heartbeat can be told apart. The size guard bounds the work a flood can
+        # cause: about 10 µs for a usual frame, as much as answering it at all, and under 0.1 ms for
+        # the largest frame let through (2,000 emoji, each escaped to 12 characters).
         try:
             frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
         except protocol.ProtocolError as exc:
-            await self.send_error(exc.code, exc.detail)
+            frame = exc
+        if isinstance(frame, protocol.PingIn) and self.pings.take():
+            # Heartbeats have an allowance of their own, so a page's pings never get its messages refused.
+            await self.send_frame(protocol.pong())
             return
-        if isinstance(frame, protocol.TypingIn):
+        if not self.rate.take():
+            client_id = getattr(frame, "client_id", None)
+            await self.send_frame(protocol.rate_limited(self.rate.seconds_until_next(), client_id))
+            return
+        if isinstance(frame, protocol.ProtocolError):
+            await self.send_frame(protocol.error(frame.code, frame.detail, frame.client_id))
+        elif isinstance(frame, protocol.PingIn):
+            await self.send_frame(protocol.pong())  # past its allowance, paid for like any frame
+        elif isinstance(frame, protocol.TypingIn):
             await services.apublish_typing(self.room.name, self.author, self.socket_id)
         elif isinstance(frame, protocol.DeleteMessageIn):
             await self.delete_message(frame.id)
@@ -195,16 +221,28 @@ class ChatConsumer(FrameConsumer):
             message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
         except DatabaseError as exc:
             logger.error("Could not store a message in room %r: %s", self.room.name, exc)
-            await self.send_error(protocol.NOT_SAVED, "The message could not be stored; nobody got it. Send it again.")
+            await self.send_frame(
+                protocol.error(
+                    protocol.NOT_SAVED,
+                    "The message could not be stored; nobody got it. Send it again.",
+                    frame.client_id,
+                )
+            )
             return
         if frame.client_id is not None:
             await self.send_frame(protocol.ack(frame.client_id, message.room_message_id))
 
     async def delete_message(self, message_id: int) -> None:
-        if not (self.user is not None and self.user.is_staff):
+        if not await self.is_staff_now():
             await self.send_error(protocol.FORBIDDEN, "Only staff can delete messages.")
         elif not await services.adelete_message(self.room, message_id):
             await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {message_id}.")
+
+    async def is_staff_now(self) -> bool:
+        """Asked of the database, not of the socket's user: staff at connect may have logged out since."""
+        if self.user is None or not self.user.is_staff:
+            return False
+        return (await access.acurrent_user(self.session_key)).is_staff
 
     async def group_event(self, event: dict, text: str) -> None:
         """An event of the room's or the person's Group, handed over by this process's fan-out.
@@ -297,6 +335,17 @@ class ChatConsumer(FrameConsumer):
                 {key: value for key, value in event.items() if key != "to"} | {"type": protocol.MENTION}
             )
 
+    async def account_changed(self, event: dict) -> None:
+        """Someone logged out or had their account changed: if it is this socket's person, close.
+
+        The page reconnects by itself, and the new socket speaks as who the person is now.
+        """
+        if access.concerns(event, self.user, self.session_key):
+            await self.send_error(
+                protocol.ACCOUNT_CHANGED_ERROR, "You logged out or your account changed; reconnecting as you are now."
+            )
+            await self.close(code=protocol.CLOSE_ACCOUNT_CHANGED)
+
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: send what was said meanwhile."""
         await self.deliver(
@@ -333,7 +382,15 @@ class LobbyConsumer(FrameConsumer):
         await self.channel_layer.group_discard(LOBBY_GROUP, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames.")
+        """The page's heartbeat, a ``ping``, gets a ``pong``; any other frame an error."""
+        try:
+            frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
+        except protocol.ProtocolError:
+            frame = None
+        if isinstance(frame, protocol.PingIn):
+            await self.send_frame(protocol.pong())
+        else:
+            await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames but ping.")
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: the whole directory again, as it is now."""

@@ -19,6 +19,9 @@ LOBBY_GROUP = "lobby.directory"
 # (No room's Group can be called this: theirs start with "chat.".)
 MENTIONS_GROUP = "people.mentions"
 
+# Every process with signed-in sockets listens here for logouts and changed accounts.
+ACCOUNTS_GROUP = "people.accounts"
+
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
 _GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]+")

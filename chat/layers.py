@@ -22,6 +22,7 @@ from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
 
+# OSError covers TimeoutError, which `asyncio.timeout` raises for a command that took too long.
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 LAYER_RECOVERED = "layer.recovered"
@@ -53,9 +54,20 @@ RESTORE_BACKUP_SCRIPT = """
 class ResilientRedisChannelLayer(RedisChannelLayer):
     """A `RedisChannelLayer` whose sockets survive a Redis restart; see the module docstring."""
 
-    def __init__(self, *args, retry_delay_max: float = 2.0, pending_send_limit: int = 10_000, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        retry_delay_max: float = 2.0,
+        pending_send_limit: int = 10_000,
+        command_timeout: float = 2.0,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.retry_delay_max = retry_delay_max
+        # How long a group command may take. The connections have no socket timeout
+        # (the blocking receive must outlive quiet rooms), so a Redis that is hung
+        # rather than gone would otherwise hold a disconnect until Daphne kills it.
+        self.command_timeout = command_timeout
         # This process's memberships, to rejoin after Redis lost them.
         self._groups_by_channel: dict[str, set[str]] = collections.defaultdict(set)
         # Group sends that failed, oldest first; past the limit the oldest go (catch-up covers them).
@@ -78,7 +90,8 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
     async def group_add(self, group: str, channel: str) -> None:
         self._groups_by_channel[channel].add(group)
         try:
-            await self._add(group, channel)
+            async with asyncio.timeout(self.command_timeout):
+                await self._add(group, channel)
         except REDIS_ERRORS as exc:
             self._start_recovery(exc)
 
@@ -99,14 +112,16 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             if not groups:
                 del self._groups_by_channel[channel]
         try:
-            await super().group_discard(group, channel)
+            async with asyncio.timeout(self.command_timeout):
+                await super().group_discard(group, channel)
         except REDIS_ERRORS as exc:
             # Redis drops the stale membership itself after group_expiry.
             self._start_recovery(exc)
 
     async def group_send(self, group: str, message: dict) -> None:
         try:
-            await self._send_to_group(group, message)
+            async with asyncio.timeout(self.command_timeout):
+                await self._send_to_group(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
             self._start_recovery(exc)
@@ -202,7 +217,8 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
 
     async def _restore(self) -> None:
         for index in range(self.ring_size):
-            await self.connection(index).ping()
+            async with asyncio.timeout(self.command_timeout):
+                await self.connection(index).ping()
         for channel, groups in list(self._groups_by_channel.items()):
             for group in list(groups):
                 await self._add(group, channel)

@@ -175,10 +175,16 @@ def store() -> PresenceStore:
 T = TypeVar("T")
 
 
+# The longest a presence operation may take. Bounded, so that a hung Redis (stopped, not
+# gone) cannot hold a socket's clean-up past the server's patience (Daphne's is 10 s).
+OPERATION_TIMEOUT = 2.0
+
+
 async def safely(operation: Awaitable[T], default: T) -> T:
-    """Run a presence operation; while Redis is away, presence is simply unknown (no traceback)."""
+    """Run a presence operation; while Redis is away or hung, presence is simply unknown (no traceback)."""
     try:
-        return await operation
+        async with asyncio.timeout(OPERATION_TIMEOUT):
+            return await operation
     except REDIS_ERRORS as exc:
         logger.info("Presence is unavailable: %s", exc)
         return default

@@ -6,6 +6,7 @@ Client to server, one JSON object per text frame::
     {"type": "chat.message", "message": "hello", "client_id": "k3x9..."}
     {"type": "delete", "id": 7}                   # staff only
     {"type": "typing"}
+    {"type": "ping"}                              # a heartbeat; answered with a pong
 
 Server to client::
 
@@ -15,8 +16,13 @@ Server to client::
     {"type": "mention", "room": "physics", "id": 7, "message": "@ann look", "author": "bob", "created": "..."}
     {"type": "presence", "users": ["ann", "bob"], "count": 2}
     {"type": "typing", "author": "ann"}
+    {"type": "pong"}
+    {"type": "error", "code": "rate_limited", "detail": "...", "client_id": "k3x9...", "retry_after": 0.2}
 
-On ``ws/lobby/``, server to client only::
+An error about a ``chat.message`` frame names its ``client_id`` (when it had a
+valid one); ``rate_limited`` also says how many seconds to wait, ``retry_after``.
+
+On ``ws/lobby/``, server to client only (it takes ``ping`` frames, nothing else)::
 
     {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
     {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity"
@@ -29,6 +35,7 @@ docs/protocol.md is the reference; keep the two in step.
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,11 +50,17 @@ PRESENCE = "presence"
 TYPING = "typing"
 DIRECTORY = "directory"
 ROOM_UPDATE = "room.update"
+# A channel-layer event, never a frame: a person's session or account changed (chat.access).
+ACCOUNT_CHANGED = "account.changed"
 ERROR = "error"
+PING = "ping"
+PONG = "pong"
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+# The person logged out or their account changed: reconnect, as who they are now.
+CLOSE_ACCOUNT_CHANGED = 4001
 
 # Error codes: stable slugs that clients may switch on.
 BINARY_NOT_SUPPORTED = "binary_not_supported"
@@ -66,6 +79,7 @@ RATE_LIMITED = "rate_limited"
 TOO_MANY_CONNECTIONS = "too_many_connections"
 NOT_SAVED = "not_saved"
 FORBIDDEN = "forbidden"
+ACCOUNT_CHANGED_ERROR = "account_changed"
 UNKNOWN_MESSAGE = "unknown_message"
 INVALID_ROOM = "invalid_room"
 NOT_FOUND = "not_found"
@@ -78,10 +92,12 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class ProtocolError(Exception):
     """A client frame the server refuses; becomes an error frame, never a traceback."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, client_id: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        # The refused chat.message's client id, when it had a valid one, so the sender knows which.
+        self.client_id = client_id
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,11 @@ class TypingIn:
 
 
 @dataclass(frozen=True)
+class PingIn:
+    """A heartbeat: the client wants to hear something back, to know the connection still carries frames."""
+
+
+@dataclass(frozen=True)
 class DeleteMessageIn:
     """A moderator's request to delete a message of the room."""
 
@@ -106,13 +127,12 @@ class DeleteMessageIn:
 
 def parse_client_frame(
     text: str | None, bytes_data: bytes | None, max_length: int
-) -> ChatMessageIn | DeleteMessageIn | TypingIn:
+) -> ChatMessageIn | DeleteMessageIn | TypingIn | PingIn:
     """Parse and validate one frame from a client, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")
-    # A frame far longer than any valid message is refused before JSON parsing
-    # spends time on it; the slack allows for JSON escapes such as \uXXXX.
-    if len(text) > max_length * 6 + 256:
+    # A frame far longer than any valid message is refused before JSON parsing spends time on it.
+    if len(text) > max_frame_length(max_length):
         raise ProtocolError(FRAME_TOO_LARGE, "The frame is too large.")
     try:
         data = json.loads(text)
@@ -129,7 +149,21 @@ def parse_client_frame(
     if frame_type == TYPING:
         check_fields(data, {"type"}, "type")
         return TypingIn()
+    if frame_type == PING:
+        check_fields(data, {"type"}, "type")
+        return PingIn()
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
+
+
+def max_frame_length(max_length: int) -> int:
+    """The longest frame that can hold a valid message of `max_length` characters, in characters.
+
+    JSON may escape every character: ``\\uXXXX`` is 6 characters for one of the
+    Basic Multilingual Plane, and a character beyond it (an emoji) takes two
+    of them, 12 characters, as Python's ``json.dumps`` writes by default. The
+    256 leave room for the other fields.
+    """
+    return max_length * 12 + 256
 
 
 def check_fields(data: dict, allowed: set[str], required: str) -> None:
@@ -142,9 +176,14 @@ def check_fields(data: dict, allowed: set[str], required: str) -> None:
 
 
 def _parse_chat_message(data: dict, max_length: int) -> ChatMessageIn:
-    check_fields(data, {"type", "message", "client_id"}, "message")
-    message = check_message_text(data["message"], max_length)
     client_id = data.get("client_id")
+    try:
+        check_fields(data, {"type", "message", "client_id"}, "message")
+        message = check_message_text(data["message"], max_length)
+    except ProtocolError as exc:
+        if isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id):
+            exc.client_id = client_id
+        raise
     if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
         raise ProtocolError(
             INVALID_FIELD, 'The "client_id" field must be 1 to 64 letters, digits, hyphens or underscores.'
@@ -237,9 +276,25 @@ def typing(author: str) -> dict[str, Any]:
     return {"type": TYPING, "author": author}
 
 
-def error(code: str, detail: str) -> dict[str, Any]:
-    """The ``error`` frame."""
-    return {"type": ERROR, "code": code, "detail": detail}
+def error(code: str, detail: str, client_id: str | None = None) -> dict[str, Any]:
+    """The ``error`` frame; `client_id` names the refused ``chat.message``, when it had one."""
+    frame = {"type": ERROR, "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
+def rate_limited(retry_after: float, client_id: str | None = None) -> dict[str, Any]:
+    """The ``rate_limited`` error: send the refused frame (`client_id`'s message) again in `retry_after` seconds."""
+    seconds = max(math.ceil(retry_after * 1000) / 1000, 0.001)  # up to the next millisecond, never 0
+    frame = error(RATE_LIMITED, f"Too many messages; wait {seconds:g} s and send again.", client_id)
+    frame["retry_after"] = seconds
+    return frame
+
+
+def pong() -> dict[str, Any]:
+    """The ``pong`` frame: the answer to a ``ping``."""
+    return {"type": PONG}
 
 
 def encode(frame: dict[str, Any]) -> str:

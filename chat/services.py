@@ -103,6 +103,14 @@ async def apublish(room_name: str, frame: dict) -> None:
 # --8<-- [end:publish]
 
 
+def publish_on_commit(group: str, event: dict) -> None:
+    """From sync code: send `event` to `group` once the current transaction commits (at once outside one).
+
+    After the commit, so that no process hears of a change and then reads the row as it was before.
+    """
+    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(group, event))
+
+
 async def apublish_message(room: Room, message: Message) -> None:
     """Fan a stored message out to its room, and to the people it mentions wherever they are."""
     frame = message_frame(message)

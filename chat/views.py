@@ -17,6 +17,11 @@ def current_display_name(request: HttpRequest) -> str:
     return name
 
 
+def socket_settings(**extra: float) -> dict[str, float]:
+    """What a page's socket code needs to know (read from the page with json_script)."""
+    return {"heartbeat": settings.CHAT_CLIENT_HEARTBEAT, **extra}
+
+
 def index(request: HttpRequest) -> HttpResponse:
     """The lobby: pick a room (and a name), then go to `/chat/<room>/`."""
     posted = request.method == "POST"
@@ -28,7 +33,8 @@ def index(request: HttpRequest) -> HttpResponse:
         if not request.user.is_authenticated:
             request.session[SESSION_KEY] = form.cleaned_data["display_name"]
         return redirect("chat:room", room_name=form.cleaned_data["room_name"])
-    return render(request, "chat/index.html", {"form": form}, status=400 if posted else 200)
+    context = {"form": form, "socket_settings": socket_settings()}
+    return render(request, "chat/index.html", context, status=400 if posted else 200)
 
 
 def room(request: HttpRequest, room_name: str) -> HttpResponse:
@@ -43,5 +49,7 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
         "room_name": canonical,
         "display_name": current_display_name(request),
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
+        # The rate limit too, so that the page paces what it sends to stay within it.
+        "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),
     }
     return render(request, "chat/room.html", context)

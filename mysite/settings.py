@@ -133,14 +133,19 @@ TEMPLATES = [
 WSGI_APPLICATION = "mysite.wsgi.application"
 ASGI_APPLICATION = "mysite.asgi.application"
 
-DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=600,
-        conn_health_checks=True,
-    )
-}
+# PostgreSQL connections one process may hold at once, and how long a request waits for one.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+if not DATABASE_POOL_TIMEOUT:
+    raise ImproperlyConfigured("DATABASE_POOL_TIMEOUT must be above 0: a request waits that long for a connection.")
+POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
+
+# Lower case, so that it is no setting: the URL may hold a password, and debug pages show settings.
+_database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600, conn_health_checks=True)}
+except ValueError as exc:  # an unknown scheme, or not a URL at all
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL that dj-database-url can read: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several Daphne processes may write to one SQLite file: take the write lock
     # when a transaction starts (no upgrade deadlocks) and let readers run beside
@@ -150,6 +155,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] in POSTGRESQL_ENGINES:
+    # No persistent connections: Django keeps one per thread, and under ASGI every
+    # request may run in a thread of its own, so CONN_MAX_AGE > 0 leaves a connection
+    # behind per request until PostgreSQL refuses everyone ("too many clients").
+    # Django and psycopg recommend a connection pool instead: psycopg's, shared by
+    # the threads of one process, holding at most DATABASE_POOL_SIZE connections.
+    # Django hands each connection back at the end of the request or database call.
+    # A request that finds them all busy waits up to DATABASE_POOL_TIMEOUT seconds,
+    # then fails with "couldn't get a connection" rather than hanging.
+    # DATABASE_POOL_SIZE=0 opens and closes a connection per request instead (behind
+    # a pooler such as PgBouncer, say).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASE_POOL_SIZE:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+            # psycopg retries a failed connection with a doubling delay, for 5 minutes by
+            # default: after PostgreSQL was full or down for a while, the process would
+            # wait about as long again. Giving up sooner lets the next request start
+            # afresh, so the process is back within about this long of the server.
+            "reconnect_timeout": DATABASE_POOL_TIMEOUT,
+        }
 
 # --8<-- [start:channel-layers]
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
@@ -234,6 +262,12 @@ if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:
     raise ImproperlyConfigured("CHAT_API_TOKEN is too short to be a secret: use 20 or more random characters.")
 # Open sockets per client address, per Daphne process. 0 switches the limit off.
 CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
+# Pages ping their socket every CHAT_CLIENT_HEARTBEAT seconds, and take it for dead (and reconnect)
+# when a ping brings nothing back by the next one, or a new socket is not open within that time.
+# So a silently dropped connection is noticed within two heartbeats. 0 switches the heartbeat off.
+CHAT_CLIENT_HEARTBEAT = env_float("CHAT_CLIENT_HEARTBEAT", 20.0)
+if 0 < CHAT_CLIENT_HEARTBEAT < 1:
+    raise ImproperlyConfigured("CHAT_CLIENT_HEARTBEAT must be 0 (off) or at least 1 second.")
 
 LOGGING = {
     "version": 1,

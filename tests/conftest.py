@@ -1,7 +1,9 @@
-"""Fixtures that start real servers: redis-server and a cluster of Daphne processes.
+"""Fixtures that start real servers: redis-server, PostgreSQL and a cluster of Daphne processes.
 
 Session-wide, so the suites share one Redis and one cluster; each test uses
-rooms of its own (see `room_name`), so tests don't hear each other.
+rooms of its own (see `room_name`), so tests don't hear each other. Tests that
+start Daphne run on PostgreSQL, and the integration suite on SQLite too (see
+`pytest_generate_tests`).
 """
 
 import os
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.servers import PROJECT_ROOT, DaphneServer, RedisServer
+from tests.servers import PROJECT_ROOT, DaphneServer, PostgresServer, RedisServer
 
 # In CI, property tests try the same examples every run: a failure there is a
 # regression, never the luck of the draw. Locally they keep exploring.
@@ -28,6 +30,12 @@ API_TOKEN = "tests-only-api-token-0123456789"
 # Load tests switch the per-socket limits off, as `bench/` does.
 NO_LIMITS = {"CHAT_RATE_LIMIT": "0", "CHAT_MAX_CONNECTIONS_PER_IP": "0"}
 
+# The tests' PostgreSQL admits few connections, so that a process holding more than its
+# pool allows runs out at once. A dozen processes (the clusters, gunicorn, commands) with
+# pools of DATABASE_POOL_SIZE fit below it: the budget docs/deploy.md asks for.
+POSTGRES_MAX_CONNECTIONS = 50
+TEST_POOL_SIZE = 3
+
 
 def server_environment(database_url: str, redis_url: str = "", **overrides: str) -> dict[str, str]:
     """The environment a deployment would give Daphne, with debug off."""
@@ -39,6 +47,7 @@ def server_environment(database_url: str, redis_url: str = "", **overrides: str)
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CHAT_API_TOKEN": API_TOKEN,
+        "DATABASE_POOL_SIZE": str(TEST_POOL_SIZE),
         # Short, so that tests see a killed process's people expire within seconds.
         "CHAT_PRESENCE_TTL": "4",
         "CHAT_PRESENCE_HEARTBEAT": "1",
@@ -76,17 +85,62 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="session")
-def server_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite database file for the Daphne processes, as `DATABASE_URL`."""
-    path = tmp_path_factory.mktemp("db") / "chat.sqlite3"
-    url = f"sqlite:///{path}"
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A PostgreSQL of the tests' own, in a temporary folder on a free port; never the machine's."""
+    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "postgres.log", POSTGRES_MAX_CONNECTIONS)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def migrate(database_url: str) -> str:
+    """Create the project's tables in the database at `database_url`, as a deployment would; returns the URL."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=PROJECT_ROOT,
-        env={**os.environ, **server_environment(url)},
+        env={**os.environ, **server_environment(database_url)},
         check=True,
     )
-    return url
+    return database_url
+
+
+# The databases the Daphne processes run on, by suite. The browser tests are the slow ones and
+# test the pages rather than the database, so they run on PostgreSQL, the one for a real class,
+# alone; twice would take the whole of `make test` past 6.5 minutes on two cores.
+SERVER_DATABASES = {"integration": ["sqlite", "postgres"], "functional": ["postgres"]}
+
+
+def create_staff_user(database_url: str, username: str, password: str) -> None:
+    """A superuser in the servers' database, made the way an administrator would."""
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username, "--email", ""],
+        cwd=PROJECT_ROOT,
+        env=os.environ | server_environment(database_url) | {"DJANGO_SUPERUSER_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses `server_database` (directly or through a cluster) once per database of its suite."""
+    if "server_database" in metafunc.fixturenames:
+        suite = metafunc.definition.path.parent.name
+        backends = SERVER_DATABASES.get(suite, ["sqlite", "postgres"])
+        metafunc.parametrize("server_database", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def server_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database for the Daphne processes, as `DATABASE_URL`: a SQLite file or PostgreSQL.
+
+    Session-wide per database: pytest runs all of one database's tests before the
+    other's, so the clusters start once for each.
+    """
+    if request.param == "postgres":
+        return migrate(request.getfixturevalue("postgres_server").url)
+    return migrate(f"sqlite:///{tmp_path_factory.mktemp('db') / 'chat.sqlite3'}")
 
 
 # --8<-- [start:start-cluster]

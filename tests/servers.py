@@ -1,6 +1,6 @@
-"""Real servers for the tests: redis-server and Daphne, each in its own process.
+"""Real servers for the tests: redis-server, PostgreSQL and Daphne, each in its own process.
 
-Both are started on loopback ports of their own, log to a file the tests can
+Each is started on a loopback port of its own, logs to a file the tests can
 read, and can be stopped, killed and started again on the same port.
 """
 
@@ -12,12 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +130,13 @@ class RedisServer(ServerProcess):
         self.spawn()
         wait_for(lambda: self.fail_if_exited() or self.ping(), 10, f"redis-server on port {self.port}")
 
+    def pause(self) -> None:
+        """Stop the process without ending it (SIGSTOP): a hung server, connections open and silent."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def ping(self) -> bool:
         try:
             with socket.create_connection((HOST, self.port), timeout=1) as sock:
@@ -135,6 +144,152 @@ class RedisServer(ServerProcess):
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+
+def postgres_binaries() -> Path:
+    """The bin folder of the newest PostgreSQL server installed (Debian keeps them off PATH, one folder a version)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda path: [int(part) for part in re.findall(r"\d+", path.parent.parent.name)],
+    )
+    if not found:
+        pytest.fail(
+            "PostgreSQL's server is not installed (no /usr/lib/postgresql/<version>/bin/postgres). "
+            "Install it with: sudo apt-get install -y postgresql (or run `make test`, which does it for you)",
+            pytrace=False,
+        )
+    return found[-1].parent
+
+
+class PostgresServer(ServerProcess):
+    """A throwaway PostgreSQL cluster: its own data and socket folder, a free loopback port, no fsync.
+
+    It never touches a server it did not start. `initdb` and `postgres` refuse to
+    run as root, so as root they run as Debian's ``postgres`` user in a folder of
+    that user's (outside pytest's temporary root, which only root may enter).
+    Logins are trusted without a password: the server listens on 127.0.0.1 and a
+    private socket only, and lives as long as the tests.
+    """
+
+    name = "postgres"
+    superuser = "postgres"
+    # The role the application connects as: not a superuser, so the slots PostgreSQL
+    # keeps for superusers stay free for the tests' own queries when the app uses up the rest.
+    app_role = "chat"
+    database = "chat"
+
+    def __init__(self, log_path: Path, max_connections: int = 30) -> None:
+        super().__init__(log_path)
+        self.bin_dir = postgres_binaries()
+        self.max_connections = max_connections
+        self.port = 0
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        self.root = Path(tempfile.mkdtemp(prefix="chat-tests-postgres-"))
+        if self.run_as:
+            shutil.chown(self.root, self.run_as, self.run_as)
+        self.data_dir = self.root / "data"
+
+    @property
+    def url(self) -> str:
+        """The application's `DATABASE_URL` for the cluster's own database."""
+        return self.database_url(self.database)
+
+    def database_url(self, database: str) -> str:
+        return f"postgres://{self.app_role}@{HOST}:{self.port}/{database}"
+
+    def privileges(self) -> dict[str, object]:
+        """Popen's arguments that drop root for the ``postgres`` user (none when not root)."""
+        if not self.run_as:
+            return {}
+        return {"user": self.run_as, "group": self.run_as, "extra_groups": []}
+
+    def command(self) -> list[str]:
+        return [
+            str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.root),
+            "-c", "listen_addresses=" + HOST, "-c", f"max_connections={self.max_connections}",
+            # Throwaway data: skip the disk flushes that make a test server slow.
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        # The shell's PG* variables (PGHOST, PGDATA, ...) are for the machine's server, not this one.
+        return {key: value for key, value in os.environ.items() if not key.startswith("PG")} | {"LC_ALL": "C"}
+
+    def spawn(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.root,
+                **self.privileges(),
+            )
+
+    def initdb(self) -> None:
+        argv = [
+            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.superuser,
+            "--auth=trust", "--no-locale", "--encoding=UTF8", "--no-sync",
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            subprocess.run(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.root,
+                check=True,
+                **self.privileges(),
+            )
+
+    def start(self) -> None:
+        """Start on the port used before (the same data), or create the cluster on a free port the first time."""
+        first_time = not self.data_dir.exists()
+        if first_time:
+            self.initdb()
+        self.port = self.port or free_port()
+        self.spawn()
+        wait_for(lambda: self.fail_if_exited() or self.accepts(), 30, f"PostgreSQL on port {self.port}")
+        if first_time:
+            with self.connect() as admin:
+                admin.execute(f"CREATE ROLE {self.app_role} LOGIN")
+            self.create_database(self.database)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> None:
+        """Stop; SIGINT is PostgreSQL's fast shutdown, which ends open sessions rather than waiting for them."""
+        super().stop(sig, timeout)
+
+    def remove(self) -> None:
+        """Stop and delete the cluster's folder."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def connect(self, database: str = "postgres") -> psycopg.Connection:
+        """A superuser connection in autocommit mode, for setting up and for looking inside."""
+        return psycopg.connect(
+            host=HOST, port=self.port, user=self.superuser, dbname=database, autocommit=True, connect_timeout=5
+        )
+
+    def accepts(self) -> bool:
+        try:
+            self.connect().close()
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def create_database(self, name: str) -> str:
+        """A new empty database owned by the application's role; returns its `DATABASE_URL`."""
+        with self.connect() as admin:
+            admin.execute(f'CREATE DATABASE "{name}" OWNER {self.app_role}')
+        return self.database_url(name)
+
+    def backends(self, database: str) -> int:
+        """How many server processes serve clients connected to `database` now (not counting this query's)."""
+        with self.connect() as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+            ).fetchone()
+        return row[0]
 
 
 class WebEndpoint:
@@ -219,3 +374,9 @@ def readiness(server: DaphneServer) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def open_sockets(server: DaphneServer) -> float:
+    """The process's own count of open chat sockets, from its /metrics."""
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=5) as response:
+        return float(re.search(r"^chat_open_sockets (\S+)$", response.read().decode(), re.MULTILINE)[1])

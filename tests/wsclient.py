@@ -16,11 +16,17 @@ class ChatClient:
     """One socket in one room of a live server."""
 
     def __init__(
-        self, server: DaphneServer, room: str, origin: str | None = None, after: int | None = None, timeout: float = 10
+        self,
+        server: DaphneServer,
+        room: str,
+        origin: str | None = None,
+        after: int | None = None,
+        timeout: float = 10,
+        cookie: str | None = None,
     ) -> None:
         query = "" if after is None else f"?after={after}"
         self.url = server.ws_url(f"/ws/chat/{quote(room)}/{query}")
-        self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout)
+        self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout, cookie=cookie)
         # Every chat.message received, in arrival order, to check for loss, doubles and order.
         self.messages: list[dict] = []
         # Frames about people (presence, typing), kept apart: most tests are about messages.
@@ -47,6 +53,17 @@ class ChatClient:
                     continue
                 if frame.get("type") == "chat.message":
                     self.messages.append(frame)
+                return frame
+
+    def receive_ambient(self, frame_type: str, timeout: float = 5) -> dict:
+        """The next frame of `frame_type` (presence, typing) within `timeout` seconds in all, passing over others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.ws.settimeout(max(deadline - time.monotonic(), 0.01))
+            frame = json.loads(self.ws.recv())
+            if frame.get("type") == "chat.message":
+                self.messages.append(frame)
+            if frame.get("type") == frame_type:
                 return frame
 
     def receive_until(self, matches: Callable[[dict], bool], timeout: float = 5) -> dict:

@@ -1,11 +1,13 @@
 // The room page: shows the room's messages and sends what the person types.
 // User text is only ever set with textContent, so it is shown, never run.
 
-import { RoomConnection, roomSocketUrl } from "./connection.js";
+import { RoomConnection, roomSocketUrl, socketSettings } from "./connection.js";
+import { Outbox } from "./outbox.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
 const isStaff = JSON.parse(document.getElementById("is-staff").textContent);
+const settings = socketSettings();
 const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
@@ -20,14 +22,16 @@ const TYPING_SEND_EVERY_MS = 2000; // how often a typist tells the room, at most
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
-// Messages typed but not yet acknowledged, by client id; resent on every reconnect.
-const outbox = new Map();
+// Messages typed but not yet acknowledged (outbox.js), kept across reloads; their
+// "sending…" items in the log, by client id.
+const outbox = new Outbox({
+  room: roomName,
+  send: ({ clientId, message }) => connection.send({ message, client_id: clientId }),
+  rate: settings.rate,
+  burst: settings.burst,
+});
+const pendingItems = new Map();
 let newestId = 0;
-
-function newClientId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 function renderMessage({ author, created, message, kind }) {
   const item = document.createElement("li");
@@ -56,7 +60,10 @@ function addDeleteControl(item, id, author) {
   button.className = "delete";
   button.textContent = "Delete";
   button.setAttribute("aria-label", `Delete message ${id} from ${author}`);
-  button.addEventListener("click", () => connection.send({ type: "delete", id }));
+  button.addEventListener("click", () => {
+    if (outbox.spend()) connection.send({ type: "delete", id });
+    else showError({ detail: "Too many actions at once: wait a moment and try again." });
+  });
   item.append(" ", button);
 }
 
@@ -121,12 +128,11 @@ function stopTyping(author) {
 }
 
 function acknowledge(frame) {
-  const pending = outbox.get(frame.client_id);
-  if (!pending) return;
-  outbox.delete(frame.client_id);
-  pending.item.remove();
-  if (!hasMessage(frame.id)) {
-    const item = renderMessage({ author: myName, created: new Date().toISOString(), message: pending.message });
+  const entry = outbox.acknowledge(frame.client_id);
+  pendingItems.get(frame.client_id)?.remove();
+  pendingItems.delete(frame.client_id);
+  if (entry && Number.isInteger(frame.id) && !hasMessage(frame.id)) {
+    const item = renderMessage({ author: myName, created: new Date().toISOString(), message: entry.message });
     place(item, frame.id);
   }
 }
@@ -158,8 +164,33 @@ function showError(frame) {
   errorBox.hidden = false;
 }
 
-function sendMessage(clientId, message) {
-  connection.send({ message, client_id: clientId });
+// A refusal naming one of this page's messages: waiting for the rate limit (or
+// for the database) is the outbox's business, and the message stays "sending…";
+// any other reason means it can never be stored, and the person is told so.
+function refused(frame) {
+  const ours = typeof frame.client_id === "string" && outbox.has(frame.client_id);
+  if (frame.code === "rate_limited" && !ours) {
+    // Not a message: a "typing" the page let out early (a delete is paced before it goes). Only wait.
+    outbox.hold(frame.retry_after);
+  } else if (!ours) {
+    showError(frame);
+  } else if (outbox.refused(frame) === "dropped") {
+    const item = pendingItems.get(frame.client_id);
+    pendingItems.delete(frame.client_id);
+    item?.classList.replace("pending", "failed");
+    if (item) item.title = `Not sent: ${frame.detail}`;
+    showError(frame);
+  }
+}
+
+function showPending({ clientId, message, created }) {
+  const item = renderMessage({ author: myName, created, message });
+  item.classList.add("pending");
+  item.dataset.clientId = clientId;
+  item.title = "Not sent yet: it goes out by itself, in its turn.";
+  log.append(item);
+  log.scrollTop = log.scrollHeight;
+  pendingItems.set(clientId, item);
 }
 
 const handlers = {
@@ -169,7 +200,7 @@ const handlers = {
   mention: showMention,
   presence: showPresence,
   typing: startTyping,
-  error: showError,
+  error: refused,
 };
 
 const connection = new RoomConnection({
@@ -177,33 +208,30 @@ const connection = new RoomConnection({
   statusElement: document.getElementById("connection-status"),
   retryButton: document.getElementById("connection-retry"),
   onFrame: (frame) => handlers[frame.type]?.(frame), // Frame types this page doesn't know are ignored.
-  onOpen: () => outbox.forEach(({ message }, clientId) => sendMessage(clientId, message)),
+  onOpen: () => outbox.connected(),
+  heartbeatSeconds: settings.heartbeat,
 });
 
 let lastTypingSent = 0;
 input.addEventListener("input", () => {
   const now = Date.now();
   if (!input.value.trim() || now - lastTypingSent < TYPING_SEND_EVERY_MS) return;
-  if (connection.send({ type: "typing" })) lastTypingSent = now;
+  // Only when no message waits and the rate limit has room: saying "typing" may never delay one.
+  if (outbox.size === 0 && outbox.spend() && connection.send({ type: "typing" })) {
+    lastTypingSent = now;
+  }
 });
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const message = input.value;
   if (!message.trim()) return;
-  const clientId = newClientId();
-  const item = renderMessage({ author: myName, created: new Date().toISOString(), message });
-  item.classList.add("pending");
-  item.dataset.clientId = clientId;
-  item.title = "Not sent yet: it goes out when the connection is back.";
-  log.append(item);
-  log.scrollTop = log.scrollHeight;
-  outbox.set(clientId, { message, item });
-  sendMessage(clientId, message);
+  showPending(outbox.add(message));
   lastTypingSent = 0;
   input.value = "";
   errorBox.hidden = true;
   input.focus();
 });
 
+outbox.entries.forEach(showPending); // kept from before a reload: sent once connected
 connection.open();

@@ -1,9 +1,19 @@
 // A page's WebSocket: opens it, shows its state in #connection-status, and
-// reconnects by itself with exponential backoff and jitter when it drops.
+// reconnects by itself with exponential backoff and jitter when it drops, or
+// when a heartbeat finds it silent: a network that stops passing packets closes
+// nothing, and browsers expose no WebSocket ping to JavaScript.
 
 const CLOSE_NOT_FOUND = 4404;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
+const PING = JSON.stringify({ type: "ping" });
+
+// What the server tells the page's socket code, from the page's #socket-settings
+// (json_script): heartbeat seconds, and on room pages the rate limit.
+export function socketSettings(document = window.document) {
+  const element = document.getElementById("socket-settings");
+  return element ? JSON.parse(element.textContent) : {};
+}
 
 export function socketUrl(path, location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -28,17 +38,24 @@ export function reconnectDelay(attempt, random = Math.random) {
 export class RoomConnection {
   // url() is asked on every (re)connect, so a room page can say which messages
   // it already holds (?after=); onOpen runs on every (re)connect too.
-  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {} }) {
+  // Every heartbeatSeconds (0: never) the open socket is pinged, and one that
+  // has heard nothing since the previous beat (not even its opening) is taken
+  // for dead: so within two heartbeats of falling silent, or of starting to
+  // open without getting there.
+  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {}, heartbeatSeconds = 0 }) {
     this.url = url;
     this.statusElement = statusElement;
     this.retryButton = retryButton;
     this.onFrame = onFrame;
     this.onOpen = onOpen;
+    this.heartbeatMs = heartbeatSeconds > 0 ? heartbeatSeconds * 1000 : 0;
     this.socket = null;
+    this.heard = false; // the socket opened or received something since the last beat
     this.attempt = 0;
     this.timers = [];
     retryButton.addEventListener("click", () => this.open());
-    window.addEventListener("online", () => this.socket === null && this.open());
+    // The network is back: a socket still trying (maybe on the old network) starts afresh now.
+    window.addEventListener("online", () => this.socket?.readyState !== WebSocket.OPEN && this.open());
     // Leaving the page closes the socket at once, so the room sees the person go
     // (a page kept in the back/forward cache would otherwise hold it open), and
     // coming back to the page from that cache opens it again.
@@ -47,26 +64,39 @@ export class RoomConnection {
   }
 
   shut() {
+    this.discard(1000, "page hidden");
+  }
+
+  // Forget the socket, closing it: its close event (whenever the browser gets
+  // to it) is then not a reason to reconnect.
+  discard(code, reason) {
     this.clearTimers();
     const socket = this.socket;
-    this.socket = null; // its close event is then not a reason to reconnect
-    socket?.close(1000, "page hidden");
+    this.socket = null;
+    socket?.close(code, reason);
   }
 
   open() {
-    this.clearTimers();
+    this.discard();
     this.retryButton.hidden = true;
     this.showState("connecting", "Connecting…");
     const socket = new WebSocket(this.url());
     socket.addEventListener("open", () => {
+      if (this.socket !== socket) return;
       this.attempt = 0;
+      this.heard = true;
       this.showState("open", "Connected");
       this.onOpen();
     });
-    socket.addEventListener("message", (event) => this.receive(event.data));
+    socket.addEventListener("message", (event) => {
+      if (this.socket !== socket) return;
+      this.heard = true;
+      this.receive(event.data);
+    });
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.clearTimers();
       if (event.code === CLOSE_NOT_FOUND) {
         this.showState("closed", "Disconnected: the server refused this page's connection.");
       } else {
@@ -74,6 +104,24 @@ export class RoomConnection {
       }
     });
     this.socket = socket;
+    this.heard = true; // a first beat's grace, for the opening handshake
+    if (this.heartbeatMs) this.timers.push(setInterval(() => this.beat(socket), this.heartbeatMs));
+  }
+
+  // Once a heartbeat: a socket that heard something since the previous beat
+  // (any frame will do, the pong to the last ping or the opening) is pinged
+  // if open; one that did not is given up, and reconnects as after a drop.
+  // Only what arrives counts, never what is sent, so a connection that
+  // carries nothing back is never taken for alive.
+  beat(socket) {
+    if (this.socket !== socket) return;
+    if (this.heard) {
+      this.heard = false;
+      if (socket.readyState === WebSocket.OPEN) socket.send(PING);
+    } else {
+      this.discard();
+      this.scheduleReconnect();
+    }
   }
 
   scheduleReconnect() {
@@ -100,7 +148,7 @@ export class RoomConnection {
     } catch {
       return; // Not ours to understand; the protocol only sends JSON.
     }
-    if (frame && typeof frame === "object") this.onFrame(frame);
+    if (frame && typeof frame === "object" && frame.type !== "pong") this.onFrame(frame);
   }
 
   // Returns whether the frame went out; while disconnected it did not.

@@ -1,7 +1,7 @@
 // The lobby: a live directory of rooms, with how many people are in each and
 // when someone last spoke. The tutorial's room-name form works without it.
 
-import { RoomConnection, socketUrl } from "./connection.js";
+import { RoomConnection, socketSettings, socketUrl } from "./connection.js";
 
 const directory = document.getElementById("room-directory");
 const emptyNote = document.getElementById("room-directory-empty");
@@ -58,4 +58,5 @@ new RoomConnection({
   statusElement: document.getElementById("connection-status"),
   retryButton: document.getElementById("connection-retry"),
   onFrame: (frame) => handlers[frame.type]?.(frame),
+  heartbeatSeconds: socketSettings().heartbeat,
 }).open();

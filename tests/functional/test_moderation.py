@@ -1,27 +1,13 @@
 """Staff remove a message from the room page, and it disappears from every browser."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, server_environment
+from tests.conftest import DaphneCluster, create_staff_user
 from tests.functional.pages import ChatPage
-from tests.servers import PROJECT_ROOT
 
 Browsers = Callable[[], ChatPage]
-
-
-def create_staff_user(database_url: str, username: str, password: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username, "--email", ""],
-        cwd=PROJECT_ROOT,
-        env=os.environ | server_environment(database_url) | {"DJANGO_SUPERUSER_PASSWORD": password},
-        check=True,
-        capture_output=True,
-    )
 
 
 def test_a_moderator_deletes_a_message_live(

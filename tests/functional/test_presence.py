@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DaphneCluster
+from tests.conftest import DaphneCluster, server_environment
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]
@@ -39,10 +39,15 @@ def test_people_on_a_killed_process_vanish_within_the_expiry(
     ann.enter(daphne_cluster[0], room_name, "Ann")
     cid.enter(daphne_cluster[1], room_name, "Cid")
     ann.wait().until(lambda d: "Cid" in ann.presence(), "Ann does not see Cid")
+    environment = server_environment("")
+    ttl, heartbeat = float(environment["CHAT_PRESENCE_TTL"]), float(environment["CHAT_PRESENCE_HEARTBEAT"])
     daphne_cluster[1].kill()
     try:
-        # The test servers' expiry is 4 s, with a heartbeat every second.
-        ann.wait(10).until(lambda d: ann.presence() == ["Ann (you)"], "Cid stayed after his process died")
+        # Cid's entry was last refreshed no earlier than a heartbeat before the kill: Ann's process
+        # drops it at its first heartbeat past the expiry, and her page hears of it. 2 s of slack.
+        ann.wait(ttl + heartbeat + 2).until(
+            lambda d: ann.presence() == ["Ann (you)"], "Cid stayed past the expiry after his process died"
+        )
     finally:
         daphne_cluster[1].start()
 

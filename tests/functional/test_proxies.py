@@ -2,14 +2,21 @@
 gunicorn on mysite/wsgi.py for pages, the two Daphne processes for WebSockets.
 
 The proxies run from the project's own configs in deploy/, as `make demo-apache`
-and `make demo-nginx` run them.
+and `make demo-nginx` run them, and Daphne runs with --proxy-headers, as deploy/systemd
+and deploy/demo.py run it.
 """
 
+import base64
+import http.client
+import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,13 +24,54 @@ from pathlib import Path
 import pytest
 import websocket
 
+from chat import protocol
 from deploy.demo import proxy_command, wsgi_command
 from tests.conftest import DaphneCluster, server_environment
 from tests.functional.pages import ChatPage
-from tests.servers import HOST, PROJECT_ROOT, ListeningServer, RedisServer, free_port, require_executable
+from tests.servers import (
+    HOST,
+    PROJECT_ROOT,
+    DaphneServer,
+    ListeningServer,
+    RedisServer,
+    free_port,
+    require_executable,
+    wait_for,
+)
 from tests.wsclient import ChatClient
 
 Browsers = Callable[[], ChatPage]
+
+RECIPES = ["apache-rewrite", "apache-proxypass", "nginx"]
+# Open sockets per client address, per Daphne process, behind the proxies: small, so that
+# filling it on both processes takes a dozen sockets rather than a hundred.
+SOCKET_LIMIT = 3
+# What a client may claim to be. Only ever sent as header text: nothing connects to it.
+FORGED = "10.77.0.{}"
+
+
+class ProxiedDaphne(DaphneServer):
+    """Daphne with --proxy-headers: the client address is the proxy's X-Forwarded-For."""
+
+    def command(self) -> list[str]:
+        *options, application = super().command()
+        return [*options, "--proxy-headers", application]
+
+
+@pytest.fixture(scope="session")
+def proxied_cluster(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, server_database: str
+) -> Iterator[DaphneCluster]:
+    """The two Daphne processes behind the proxies, run as deploy/systemd runs them."""
+    env = server_environment(server_database, redis_server.url, CHAT_MAX_CONNECTIONS_PER_IP=str(SOCKET_LIMIT))
+    log_dir = tmp_path_factory.mktemp("daphne-proxied")
+    cluster = DaphneCluster([ProxiedDaphne(log_dir / f"daphne-{index}.log", env) for index in range(2)])
+    try:
+        for server in cluster:
+            server.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -53,23 +101,30 @@ def wsgi_server(
     server.stop()
 
 
-@pytest.fixture(scope="module", params=["apache-rewrite", "apache-proxypass", "nginx"])
+def start_proxy(recipe: str, parent: Path, daphne: list[str], wsgi: str, static_root: Path) -> ListeningServer:
+    """Apache (in either form) or nginx from deploy/, in front of the given host:port servers."""
+    kind, _, form = recipe.partition("-")
+    require_executable("apache2" if kind == "apache" else "nginx", "apache2" if kind == "apache" else "nginx")
+    # A folder of its own each time: the same recipe starts again for each database backend.
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{recipe}-", dir=parent))
+    run_dir.chmod(0o755)
+    port = free_port()
+    argv, env = proxy_command(kind, run_dir, port, daphne, wsgi, static_root, form or "rewrite")
+    server = ListeningServer(recipe, run_dir / "proxy.log", argv, env, port)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module", params=RECIPES)
 def proxy(
     request: pytest.FixtureRequest,
     readable_dir: Path,
-    daphne_cluster: DaphneCluster,
+    proxied_cluster: DaphneCluster,
     wsgi_server: tuple[ListeningServer, Path],
 ) -> Iterator[ListeningServer]:
-    kind, _, form = request.param.partition("-")
-    require_executable("apache2" if kind == "apache" else "nginx", "apache2" if kind == "apache" else "nginx")
     wsgi, static_root = wsgi_server
-    run_dir = readable_dir / request.param
-    run_dir.mkdir()
-    port = free_port()
-    daphne = [f"{HOST}:{server.port}" for server in daphne_cluster]
-    argv, env = proxy_command(kind, run_dir, port, daphne, f"{HOST}:{wsgi.port}", static_root, form or "rewrite")
-    server = ListeningServer(request.param, run_dir / "proxy.log", argv, env, port)
-    server.start()
+    daphne = [f"{HOST}:{server.port}" for server in proxied_cluster]
+    server = start_proxy(request.param, readable_dir, daphne, f"{HOST}:{wsgi.port}", static_root)
     yield server
     server.stop()
 
@@ -97,3 +152,166 @@ def test_a_foreign_origin_is_refused_through_the_proxy(proxy: ListeningServer, r
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         ChatClient(proxy, room_name, origin="http://evil.example")
     assert refused.value.status_code == 403
+
+
+def open_sockets(server: DaphneServer) -> float:
+    """The process's own count of open chat sockets, from its /metrics."""
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=5) as response:
+        return float(re.search(r"^chat_open_sockets (\S+)$", response.read().decode(), re.MULTILINE)[1])
+
+
+def wait_until_no_sockets(cluster: DaphneCluster, whose: str) -> None:
+    """Until every socket has left both processes: one still open counts against the next test's limit."""
+    wait_for(lambda: not any(open_sockets(server) for server in cluster), 10, f"{whose} sockets to close")
+
+
+def accepted(ws: websocket.WebSocket) -> bool:
+    """Whether the server kept this socket: refused ones get the too_many_connections error, then 4429."""
+    while True:
+        opcode, payload = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            break
+    frame = json.loads(payload)
+    if frame["type"] != protocol.ERROR:
+        return True  # the room's presence, history and so on
+    assert frame["code"] == protocol.TOO_MANY_CONNECTIONS
+    opcode, payload = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(payload[:2], "big") == protocol.CLOSE_TOO_MANY_CONNECTIONS
+    return False
+
+
+def sockets_kept(proxy: ListeningServer, cluster: DaphneCluster, room: str, attempts: int, forge: bool) -> int:
+    """Open `attempts` sockets one after another through the proxy, each forging an address of its
+    own if `forge`; count those the servers kept, and close them all again."""
+    wait_until_no_sockets(cluster, "earlier tests'")
+    kept = []
+    try:
+        for number in range(1, attempts + 1):
+            header = [f"X-Forwarded-For: {FORGED.format(number)}"] if forge else []
+            ws = websocket.create_connection(
+                proxy.ws_url(f"/ws/chat/{room}/"), origin=proxy.origin, header=header, timeout=10
+            )
+            if accepted(ws):
+                kept.append(ws)
+            else:
+                ws.close()
+        return len(kept)
+    finally:
+        for ws in kept:
+            ws.close()
+        wait_until_no_sockets(cluster, "this test's")
+
+
+def test_daphne_behind_the_proxies_takes_the_address_from_x_forwarded_for(
+    proxied_cluster: DaphneCluster, room_name: str
+) -> None:
+    """So the proxies' configs alone stand between a client and the address it claims, as in production."""
+    server, claimed = proxied_cluster[0], FORGED.format(200)
+    wait_until_no_sockets(proxied_cluster, "earlier tests'")
+    log_start = len(server.log())
+    sockets, kept = [], []
+    try:
+        for _ in range(SOCKET_LIMIT + 1):
+            sockets.append(
+                websocket.create_connection(
+                    server.ws_url(f"/ws/chat/{room_name}/"),
+                    origin=server.origin,
+                    header=[f"X-Forwarded-For: {claimed}"],
+                    timeout=10,
+                )
+            )
+            # Read at once: Daphne drops a refused socket soon after its close frame if nobody answers it.
+            kept.append(accepted(sockets[-1]))
+        assert kept == [True] * SOCKET_LIMIT + [False]
+        wait_for(lambda: f"Refused a socket from {claimed}:" in server.log()[log_start:], 10, "the refusal's warning")
+    finally:
+        for ws in sockets:
+            ws.close()
+
+
+def test_a_forged_x_forwarded_for_changes_neither_the_socket_limit_nor_its_log(
+    proxy: ListeningServer, proxied_cluster: DaphneCluster, room_name: str
+) -> None:
+    # The proxy balances over both processes, each with its own limit: this many fills both.
+    attempts = 4 * SOCKET_LIMIT
+    plain = sockets_kept(proxy, proxied_cluster, room_name, attempts, forge=False)
+    log_start = [len(server.log()) for server in proxied_cluster]
+    forged = sockets_kept(proxy, proxied_cluster, room_name, attempts, forge=True)
+    assert (plain, forged) == (2 * SOCKET_LIMIT, 2 * SOCKET_LIMIT), (
+        f"of {attempts} sockets from one client, {plain} kept as they came and {forged} with forged addresses"
+    )
+
+    def refusals() -> list[str]:
+        new = "".join(server.log()[start:] for server, start in zip(proxied_cluster, log_start, strict=True))
+        return re.findall(r"Refused a socket from (.*?): it has", new)
+
+    wait_for(lambda: len(refusals()) == attempts - forged, 10, "a warning for each refused socket")
+    assert set(refusals()) == {HOST}
+    assert not any(
+        FORGED.format("") in server.log()[start:] for server, start in zip(proxied_cluster, log_start, strict=True)
+    )
+
+
+class HeaderRecorder(http.server.ThreadingHTTPServer):
+    """Stands in for Daphne and gunicorn behind a proxy: keeps the X-Forwarded-For lines of each request."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.seen.append((self.path, self.headers.get_all("X-Forwarded-For") or []))
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__((HOST, 0), Handler)
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.server_address[1]}"
+
+
+@pytest.fixture
+def header_recorder() -> Iterator[HeaderRecorder]:
+    recorder = HeaderRecorder()
+    thread = threading.Thread(target=recorder.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    recorder.shutdown()
+    recorder.server_close()
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_servers_behind_the_proxy_get_only_the_address_it_saw(
+    recipe: str, readable_dir: Path, header_recorder: HeaderRecorder
+) -> None:
+    """Pages go to gunicorn and sockets to Daphne: neither may see what the client claimed."""
+    address = header_recorder.address
+    proxy = start_proxy(recipe, readable_dir, [address, address], address, readable_dir)
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    }
+    try:
+        for path, headers in (("/chat/", {}), ("/ws/chat/lobby/", upgrade)):
+            for claims in ([], [FORGED.format(1)], [FORGED.format(1), FORGED.format(2)]):
+                connection = http.client.HTTPConnection(HOST, proxy.port, timeout=10)
+                connection.putrequest("GET", path, skip_accept_encoding=True)
+                for name, value in [*headers.items(), *(("X-Forwarded-For", claim) for claim in claims)]:
+                    connection.putheader(name, value)
+                connection.endheaders()
+                connection.getresponse().read()
+                connection.close()
+                assert header_recorder.seen == [(path, [HOST])], f"{path} claiming {claims}"
+                header_recorder.seen.clear()
+    finally:
+        proxy.stop()

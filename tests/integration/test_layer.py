@@ -33,8 +33,21 @@ async def test_group_send_during_an_outage_is_queued_and_delivered_after(private
     private_redis.stop()
     await layer.group_send("room", {"type": "chat.message", "id": 1})  # must not raise
     assert layer.recovering
+    failed_reads: list[Exception] = []
+    read = layer._brpop_with_clean
+
+    async def counted_read(*args: object, **kwargs: object) -> bytes | None:
+        try:
+            return await read(*args, **kwargs)
+        except Exception as exc:
+            failed_reads.append(exc)
+            raise
+
+    layer._brpop_with_clean = counted_read
     receiving = asyncio.ensure_future(layer.receive(channel))
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(5):
+        while not failed_reads:  # until receive has met the outage
+            await asyncio.sleep(0.01)
     assert not receiving.done(), "receive must wait for Redis, not fail"
 
     await asyncio.to_thread(private_redis.start)  # a fresh Redis: it has forgotten the group

@@ -58,3 +58,57 @@ def test_100_clients_on_two_processes_get_200_messages_each_exactly_once_in_orde
     assert len(received) == LISTENERS
     for ids in received:
         assert ids == list(range(1, TOTAL + 1))
+
+
+# Many people typing at once: every sender has all its messages in flight together.
+CONCURRENT_SENDERS = 40
+BURST = 5
+
+
+async def send_burst_and_collect_acks(ws: ClientConnection, name: str) -> list[int]:
+    """Send every message without waiting, then the ids the server acknowledged them with."""
+    client_ids = [f"{name}-{number}" for number in range(BURST)]
+    for client_id in client_ids:
+        await ws.send(json.dumps({"message": f"{client_id} says hi", "client_id": client_id}))
+    acked: dict[str, int] = {}
+    while len(acked) < BURST:
+        frame = json.loads(await ws.recv())
+        if frame["type"] == "ack":
+            acked[frame["client_id"]] = frame["id"]
+    assert sorted(acked) == sorted(client_ids)
+    return list(acked.values())
+
+
+async def crowd_sends_at_once(cluster: DaphneCluster, room: str) -> tuple[list[list[int]], list[list[int]]]:
+    """Senders on both processes all at once; returns each sender's acked ids and what each listener received."""
+    total = CONCURRENT_SENDERS * BURST
+    listeners = [await open_socket(server, room) for server in cluster]
+    senders = [await open_socket(cluster[index % 2], room) for index in range(CONCURRENT_SENDERS)]
+
+    async def collect(ws: ClientConnection) -> list[int]:
+        ids: list[int] = []
+        while len(ids) < total:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "chat.message":
+                ids.append(frame["id"])
+        return ids
+
+    try:
+        collecting = [asyncio.create_task(collect(ws)) for ws in listeners]
+        async with asyncio.timeout(90):
+            acked = await asyncio.gather(
+                *(send_burst_and_collect_acks(ws, f"sender{index}") for index, ws in enumerate(senders))
+            )
+            return acked, await asyncio.gather(*collecting)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in listeners + senders))
+
+
+def test_message_ids_stay_gapless_and_unique_with_many_senders_on_two_processes(
+    load_cluster: DaphneCluster, room_name: str
+) -> None:
+    acked, received = asyncio.run(crowd_sends_at_once(load_cluster, room_name))
+    every_id = list(range(1, CONCURRENT_SENDERS * BURST + 1))
+    assert sorted(id_ for ids in acked for id_ in ids) == every_id  # each message its own id, no holes
+    for ids in received:
+        assert ids == every_id  # both processes deliver them all, once, in id order

@@ -1,12 +1,18 @@
-"""The presence store against a real Redis: correct under many writes at once, and few round trips for them."""
+"""The presence store against a real Redis: correct under many writes at once, few round trips for them,
+and entries that last as long as the expiry says across processes."""
 
 import asyncio
 import time
 
 import pytest
+import redis
+import websocket
 
+from chat import services
 from chat.presence import RedisPresence
+from tests.conftest import DaphneCluster, server_environment
 from tests.servers import RedisServer
+from tests.wsclient import ChatClient
 
 
 async def test_a_class_joining_at_once_is_written_in_one_batch(
@@ -43,3 +49,35 @@ async def test_expired_entries_are_dropped_and_counted(redis_server: RedisServer
     settings.CHAT_PRESENCE_TTL = 60
     assert await store.names(room) == ["bob"]
     await store.redis.aclose()
+
+
+def test_an_entry_nobody_refreshes_goes_after_the_ttl_and_live_ones_stay(
+    cluster: DaphneCluster, redis_server: RedisServer, room_name: str
+) -> None:
+    environment = server_environment("")
+    ttl, heartbeat = float(environment["CHAT_PRESENCE_TTL"]), float(environment["CHAT_PRESENCE_HEARTBEAT"])
+    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], room_name) as bob:
+        for client, text in ((ann, "ann here"), (bob, "bob here")):
+            client.send(text)
+        live = {ann.receive_message("ann here")["author"], bob.receive_message("bob here")["author"]}
+        # The entry of a socket whose process died this moment: its id, a line break, its name.
+        written = time.time()
+        redis.Redis.from_url(redis_server.url).zadd(RedisPresence.key(room_name), {"ghost-socket\nGhost": written})
+        with ChatClient(cluster[0], room_name) as cy:  # his arrival tells the room, the ghost included
+            cy.send("cy here")
+            live.add(cy.receive_message("cy here")["author"])
+            lists = [ann.receive_ambient("presence")["users"]]
+            while "Ghost" not in lists[-1]:
+                lists = [ann.receive_ambient("presence")["users"]]  # from before Cy came
+            # Some process's heartbeat drops the ghost within a beat of its expiry and tells the
+            # room once the burst of changes is over; 1.5 s of slack on top for a slow machine.
+            deadline = written + ttl + heartbeat + services.PRESENCE_COALESCE_SECONDS + 1.5
+            try:
+                while "Ghost" in lists[-1]:
+                    lists.append(ann.receive_ambient("presence", timeout=deadline - time.time())["users"])
+            except websocket.WebSocketTimeoutException:
+                pytest.fail(f"the ghost was still listed {deadline - written:.2f} s after it was last seen: {lists}")
+            assert time.time() > written + ttl, "the ghost went before its time was up"
+            # Ann's and Bob's entries are older than the ghost's: only their heartbeats kept them.
+            assert set(lists[-1]) == live
+            assert all(live <= set(users) for users in lists), lists

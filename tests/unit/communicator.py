@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 
-from chat.groups import room_group_name
+from chat.groups import MENTIONS_GROUP, room_group_name
 from mysite.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -35,6 +35,30 @@ class ChatCommunicator(WebsocketCommunicator):
                 self.output_queue.put_nowait(output)  # not ambient: leave it for the test to read
                 return False
         return True
+
+
+# The marker's id: no message has it (ids start at 1), so a page would delete nothing for it.
+MARKER_ID = 0
+
+
+async def fence(room: str, *sockets: ChatCommunicator) -> None:
+    """Send a last event through `room`'s Group and check that it is each socket's next frame.
+
+    A Group's events reach each socket in the order they were sent, so a socket
+    whose next frame is the marker was sent nothing else before it, by the Group
+    or by its consumer for the frames it had answered by then: "nothing more
+    arrived" as a fact, not a guess after a wait.
+    """
+    await get_channel_layer().group_send(room_group_name(room), {"type": "chat.delete", "id": MARKER_ID})
+    for socket in sockets:
+        assert await socket.receive_json_from() == {"type": "delete", "id": MARKER_ID}
+
+
+async def mention_fence(name: str, socket: ChatCommunicator) -> None:
+    """`fence` for mentions: a last mention of `name`, through the Group all mentions take."""
+    marker = {"room": "", "id": MARKER_ID, "message": "", "author": "", "created": "", "kind": "system"}
+    await get_channel_layer().group_send(MENTIONS_GROUP, {**marker, "type": "chat.mention", "to": [name]})
+    assert await socket.receive_json_from() == {**marker, "type": "mention"}
 
 
 @database_sync_to_async

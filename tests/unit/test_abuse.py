@@ -11,7 +11,15 @@ from django.test import Client, override_settings
 from chat import services
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, room_listener, session_cookie
+from tests.unit.communicator import (
+    ORIGIN,
+    ChatCommunicator,
+    connect,
+    fence,
+    login_data,
+    room_listener,
+    session_cookie,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +48,7 @@ async def test_a_flood_is_cut_to_the_burst_and_the_rest_is_refused() -> None:
     assert {f["code"] for f in limited} == {"rate_limited"}
     assert "wait" in limited[0]["detail"]
     assert [(await listener.receive_json_from())["message"] for _ in range(3)] == ["m0", "m1", "m2"]
-    assert await listener.receive_nothing(timeout=0.2)
+    await fence("lobby", flooder, listener)
     assert await stored_ids() == [1, 2, 3]
     await flooder.disconnect()
     await listener.disconnect()
@@ -124,7 +132,7 @@ async def test_a_message_the_database_refuses_is_reported_and_not_relayed(caplog
         await break_message_inserts(False)
     assert frame["type"] == "error"
     assert frame["code"] == "not_saved"
-    assert await listener.receive_nothing(timeout=0.2)
+    await fence("lobby", sender, listener)
     assert await stored_ids() == []
     assert "Could not store a message" in caplog.text
     assert "Traceback" not in caplog.text

@@ -1,5 +1,6 @@
 """The consumer through `channels.testing.ChatCommunicator`, on the in-memory layer."""
 
+import asyncio
 import json
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from chat import services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, login_data, session_cookie
+from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, fence, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,8 +47,10 @@ async def test_other_rooms_hear_nothing() -> None:
     ann = await connect("lobby")
     eve = await connect("elsewhere")
     await say(ann, "hello")
-    await ann.receive_json_from()
-    assert await eve.receive_nothing(timeout=0.2)
+    assert (await ann.receive_json_from())["message"] == "hello"
+    await say(eve, "eve's own")
+    # Eve's own message is the first frame she gets: nothing from Ann's room came first.
+    assert (await eve.receive_json_from())["message"] == "eve's own"
     await ann.disconnect()
     await eve.disconnect()
 
@@ -72,7 +75,7 @@ async def test_a_late_joiner_gets_the_last_50_messages_oldest_first() -> None:
     frames = [await late.receive_json_from() for _ in range(50)]
     assert [frame["message"] for frame in frames] == [f"message {n}" for n in range(6, 56)]
     assert [frame["id"] for frame in frames] == list(range(6, 56))
-    assert await late.receive_nothing(timeout=0.1)
+    await fence("history", late)
     await late.disconnect()
 
 
@@ -84,10 +87,10 @@ async def test_a_live_copy_of_a_message_already_in_history_is_dropped() -> None:
     assert (await late.receive_json_from())["message"] == "in history"
     layer = get_channel_layer()
     await layer.group_send(room_group_name("race"), services.message_frame(saved))
-    assert await late.receive_nothing(timeout=0.2)
     newer = await database_sync_to_async(services.save_message)(room, "ann", "live")
     await layer.group_send(room_group_name("race"), services.message_frame(newer))
-    assert (await late.receive_json_from())["message"] == "live"
+    # The next frame is the newer message: the copy sent before it was dropped.
+    assert await late.receive_json_from() == services.message_frame(newer)
     await late.disconnect()
 
 
@@ -129,10 +132,12 @@ async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(raw: str, cod
     assert frame["type"] == "error"
     assert frame["code"] == code
     assert frame["detail"]
-    assert await bob.receive_nothing(timeout=0.1), "a bad frame must not be relayed"
     assert await stored_texts("lobby") == []
     await say(ann, "still here")
     assert (await ann.receive_json_from())["message"] == "still here"
+    # Bob's first frame, with the first id: the bad frame was neither relayed nor stored.
+    frame = await bob.receive_json_from()
+    assert (frame["message"], frame["id"]) == ("still here", 1), "a bad frame must not be relayed"
     await ann.disconnect()
     await bob.disconnect()
 
@@ -179,10 +184,13 @@ async def test_a_client_gone_before_its_ack_is_no_server_error() -> None:
     # Daphne raises Disconnected when a frame is sent in the moment between a
     # client's close and the consumer hearing of it; that is the client's doing.
     closing = False
+    ack_attempted = asyncio.Event()
 
     async def daphne_like(scope: dict, receive: object, send: object) -> None:
         async def send_or_fail(message: dict) -> None:
             if closing and message["type"] == "websocket.send":
+                if json.loads(message["text"]).get("type") == "ack":
+                    ack_attempted.set()
                 raise Disconnected("Attempt to send on a closed protocol")
             await send(message)
 
@@ -192,6 +200,7 @@ async def test_a_client_gone_before_its_ack_is_no_server_error() -> None:
     assert (await communicator.connect())[0]
     closing = True
     await communicator.send_json_to({"message": "last words", "client_id": "gone"})
-    assert await communicator.receive_nothing(timeout=0.3)
+    async with asyncio.timeout(2):
+        await ack_attempted.wait()  # the last send, after the message was stored
     assert await stored_texts("lobby") == ["last words"]
     await communicator.disconnect()  # raises here if the consumer crashed

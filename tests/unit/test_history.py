@@ -9,7 +9,7 @@ from chat import services
 from chat.groups import room_group_name
 from chat.history import histories
 from chat.models import Message
-from tests.unit.communicator import ChatCommunicator, connect, room_listener
+from tests.unit.communicator import ChatCommunicator, connect, fence, room_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ async def test_a_room_this_process_holds_is_not_read_again(database_reads: list[
     await say(ann, "one", "two", "three")
     bob = await connect("physics")
     assert await history_of(bob, 3) == ["one", "two", "three"]
-    assert await bob.receive_nothing()
+    await fence("physics", bob)
     assert database_reads == ["physics"], "only the first socket read the database"
     await ann.disconnect()
     await bob.disconnect()
@@ -56,7 +56,7 @@ async def test_the_history_keeps_only_the_newest_messages(settings, database_rea
     await say(ann, "1", "2", "3", "4", "5")
     bob = await connect("physics")
     assert await history_of(bob, 3) == ["3", "4", "5"]
-    assert await bob.receive_nothing()
+    await fence("physics", bob)
     await ann.disconnect()
     await bob.disconnect()
 
@@ -68,7 +68,7 @@ async def test_a_deletion_sends_the_next_socket_to_the_database(database_reads: 
     assert await services.adelete_message(room, 2)
     bob = await connect("physics")
     assert await history_of(bob, 1) == ["keep"]
-    assert await bob.receive_nothing()
+    await fence("physics", bob)
     assert database_reads == ["physics", "physics"]
     await ann.disconnect()
     await bob.disconnect()

@@ -15,7 +15,7 @@ from chat import protocol, services
 from chat.groups import MENTIONS_GROUP, InvalidRoomName, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
-from tests.unit.communicator import socket_as
+from tests.unit.communicator import mention_fence, socket_as
 
 TOKEN = "a-test-token-of-enough-length"
 
@@ -86,7 +86,7 @@ async def test_a_mention_reaches_the_person_in_another_room() -> None:
     assert mention["type"] == "mention"
     assert mention["room"] == "lobby"
     assert (mention["author"], mention["message"], mention["id"]) == ("Bob", "@Ann can you look at this? @Bob", 1)
-    assert await bob.receive_nothing(timeout=0.2), "mentioning yourself notifies nobody"
+    await mention_fence("Bob", bob)  # mentioning yourself notifies nobody
     await ann.disconnect()
     await bob.disconnect()
 
@@ -100,7 +100,7 @@ async def test_a_mention_reaches_only_the_people_it_names_through_one_member_per
     await bob.send_json_to({"message": "@Ann and @Dan, the lab"})
     mention = await ann.receive_json_from()
     assert set(mention) == {"type", "room", "id", "message", "author", "created", "kind"}
-    assert await cat.receive_nothing(timeout=0.2)
+    await mention_fence("Cat", cat)
     for socket in (ann, cat, bob):
         await socket.disconnect()
 
@@ -173,7 +173,7 @@ def test_the_api_posts_for_staff_with_a_csrf_token(api_token: str) -> None:
         ("lobby", {"message": "\u0007"}, TOKEN, 400, "invalid_characters"),
         ("lobby", {"message": "hi", "author": ""}, TOKEN, 400, "invalid_field"),
         ("lobby", {"message": "x" * 2001}, TOKEN, 413, "message_too_long"),
-        ("lobby", "x" * (16 * 1024 + 1), TOKEN, 413, "body_too_large"),
+        ("lobby", "x" * (2000 * 12 + 256 + 12 * 32 + 1), TOKEN, 413, "body_too_large"),
     ],
 )
 def test_the_api_refuses_with_the_right_status(
@@ -184,6 +184,18 @@ def test_the_api_refuses_with_the_right_status(
     assert response.json()["code"] == code
     assert response.json()["detail"]
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_the_api_takes_a_message_at_the_limit_in_any_json_escaping(
+    client: Client, api_token: str, ensure_ascii: bool
+) -> None:
+    text, author = "\N{GRINNING FACE}" * 2000, "\N{GRINNING FACE}" * 32
+    body = json.dumps({"message": text, "author": author}, ensure_ascii=ensure_ascii)
+    response = api_post(client, body=body)
+    assert response.status_code == 201, response.json()
+    assert Message.objects.get().text == text
 
 
 @pytest.mark.django_db(transaction=True)

@@ -47,7 +47,7 @@ def test_message_keeps_its_text_exactly() -> None:
         (json.dumps({"message": "x" * (LIMIT + 1)}), None, protocol.MESSAGE_TOO_LONG),
         ('{"message": "bell\\u0007"}', None, protocol.INVALID_CHARACTERS),
         ('{"message": "nul\\u0000"}', None, protocol.INVALID_CHARACTERS),
-        ("x" * (LIMIT * 6 + 257), None, protocol.FRAME_TOO_LARGE),
+        ("x" * (LIMIT * 12 + 257), None, protocol.FRAME_TOO_LARGE),
     ],
 )
 def test_bad_frames_get_a_stable_code(text: str | None, bytes_data: bytes | None, code: str) -> None:
@@ -55,6 +55,21 @@ def test_bad_frames_get_a_stable_code(text: str | None, bytes_data: bytes | None
         parse(text, bytes_data)
     assert caught.value.code == code
     assert caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\N{GRINNING FACE}" * 1100,  # 13,235 characters once escaped, as json.dumps does by default
+        "\N{GRINNING FACE}" * 2000,  # 12 characters each once escaped
+        "\N{GREEK SMALL LETTER ALPHA}" * 2000,  # 6 characters each
+        "x" * 2000,
+    ],
+)
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_a_message_within_the_limit_is_accepted_in_any_json_escaping(text: str, ensure_ascii: bool) -> None:
+    frame = json.dumps({"message": text, "client_id": "k" * 64}, ensure_ascii=ensure_ascii)
+    assert parse_client_frame(frame, None, 2000).message == text
 
 
 def test_message_at_the_limit_is_accepted() -> None:
@@ -127,8 +142,8 @@ def test_a_delete_frame() -> None:
         ('{"type": "delete", "id": 1.5}', protocol.INVALID_FIELD),
         ('{"type": "delete", "id": true}', protocol.INVALID_FIELD),
         ('{"message": "half a pair \\ud800"}', protocol.INVALID_CHARACTERS),
-        ("[" * 7000 + "]" * 7000, protocol.FRAME_TOO_LARGE),
-        ('{"a": ' * 3000 + "1" + "}" * 3000, protocol.FRAME_TOO_LARGE),
+        ("[" * 13000 + "]" * 13000, protocol.FRAME_TOO_LARGE),
+        ('{"a": ' * 4000 + "1" + "}" * 4000, protocol.FRAME_TOO_LARGE),
     ],
 )
 def test_more_bad_frames(text: str, code: str) -> None:

@@ -50,9 +50,25 @@ def test_without_https_the_deployment_check_says_so() -> None:
         ({"DJANGO_DEBUG": "1", "CHAT_RATE_LIMIT": "-1"}, "CHAT_RATE_LIMIT must be 0 or more"),
         ({"DJANGO_DEBUG": "1", "CHAT_MAX_CONNECTIONS_PER_IP": "-5"}, "can't be negative"),
         ({"DJANGO_DEBUG": "1", "CHAT_HISTORY_LENGTH": "lots"}, "CHAT_HISTORY_LENGTH must be a whole number"),
+        ({"DJANGO_DEBUG": "1", "CHAT_API_TOKEN": "short"}, "CHAT_API_TOKEN is too short"),
+        ({"DJANGO_DEBUG": "1", "DATABASE_URL": "chat.sqlite3"}, "DATABASE_URL is not a database URL"),
+        ({"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://chat@db:port/chat"}, "DATABASE_URL is not a database URL"),
     ],
 )
-def test_bad_settings_get_a_clear_error(env: dict[str, str], message: str) -> None:
-    result = manage("check", **env)
+@pytest.mark.parametrize("command", [["check"], ["migrate"], ["announce", "physics", "The lab closes at six."]])
+def test_bad_settings_get_one_clear_line(command: list[str], env: dict[str, str], message: str) -> None:
+    result = manage(*command, **env)
     assert result.returncode != 0
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_manage_py_outside_the_virtualenv_says_where_django_is() -> None:
+    # -S: no site-packages, as a Python without the project's virtualenv has.
+    result = subprocess.run(
+        [sys.executable, "-S", "manage.py", "check"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert ".venv/bin/python manage.py" in result.stderr
+    assert "Traceback" not in result.stderr

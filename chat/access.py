@@ -1,0 +1,69 @@
+"""Who a socket's person is now, not only when the socket opened.
+
+A socket takes its user from the session once, at connect. Logging out,
+deactivating an account, taking away staff or changing the password must not
+leave an open socket with the old powers: such a change sends an
+``account.changed`` event (after its transaction commits) that closes the
+person's sockets, which then reconnect as who they now are. Privileged frames
+also look again at the database, so a change whose event was lost (Redis away)
+still takes effect.
+"""
+
+from typing import Any
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from chat import protocol, services
+from chat.groups import ACCOUNTS_GROUP
+
+# A change to any of these ends the powers an open socket was given.
+POWER_FIELDS = ("is_active", "is_staff", "is_superuser", "password")
+
+
+def account_changed_event(user_id: Any, session_key: str | None = None) -> dict[str, Any]:
+    """The event that closes the user's sockets: those of one session, or with None all of them."""
+    return {"type": protocol.ACCOUNT_CHANGED, "user": str(user_id), "session": session_key}
+
+
+def concerns(event: dict[str, Any], user: Any, session_key: str | None) -> bool:
+    """Whether an ``account.changed`` event is about this socket's person (and session)."""
+    if user is None or not user.is_authenticated or str(user.pk) != event["user"]:
+        return False
+    return event["session"] is None or event["session"] == session_key
+
+
+async def acurrent_user(session_key: str | None) -> Any:
+    """The user the session belongs to now, read afresh (anonymous once logged out or deactivated)."""
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+    await database_sync_to_async(store.load)()  # an ended session loads as empty
+    return await get_user({"session": store})
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None and request is not None and getattr(request, "session", None) is not None:
+        services.publish_on_commit(ACCOUNTS_GROUP, account_changed_event(user.pk, request.session.session_key))
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL)
+def _remember_powers(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk is not None:
+        instance._powers_before = sender._default_manager.filter(pk=instance.pk).values(*POWER_FIELDS).first()
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def _powers_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    before = getattr(instance, "_powers_before", None)
+    if before and any(before[field] != getattr(instance, field) for field in POWER_FIELDS):
+        services.publish_on_commit(ACCOUNTS_GROUP, account_changed_event(instance.pk))
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+def _account_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    services.publish_on_commit(ACCOUNTS_GROUP, account_changed_event(instance.pk))
