@@ -7,9 +7,13 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+    # A command runs one thing at a time and needs no connection pool; without one, a database
+    # that can't be reached says why at once instead of after the pool's timeout.
+    os.environ.setdefault("DATABASE_POOL_SIZE", "0")
     try:
         from django.core.exceptions import ImproperlyConfigured
         from django.core.management import execute_from_command_line
+        from django.db import OperationalError
     except ImportError:
         sys.exit(
             f"Django is not installed for {sys.executable}. Run manage.py in the project's virtualenv: "
@@ -22,10 +26,18 @@ def main() -> None:
     except ImproperlyConfigured as exc:
         if "--traceback" in sys.argv:
             raise
-        cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        because = f" ({type(cause).__name__}: {cause})" if cause else ""
-        line = " ".join(f"{exc}{because}".split())
-        sys.exit(f"manage.py: {line} Settings come from the environment: see the README's configuration table.")
+        sys.exit(
+            f"manage.py: {one_line(exc)} Settings come from the environment: see the README's configuration table."
+        )
+    except OperationalError as exc:
+        if "--traceback" in sys.argv:
+            raise
+        sys.exit(f"manage.py: the database could not be reached: {one_line(exc)} Check DATABASE_URL.")
+
+
+def one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if text.endswith(".") else f"{text}."
 
 
 if __name__ == "__main__":

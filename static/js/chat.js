@@ -166,20 +166,20 @@ function showError(frame) {
 
 // A refusal naming one of this page's messages: waiting for the rate limit (or
 // for the database) is the outbox's business, and the message stays "sending…";
-// any other reason means it can never be stored, and the person is told so.
+// any other reason means it can never be stored: it leaves the log and goes back
+// into the message box to be mended, and the person is told why.
 function refused(frame) {
-  const ours = typeof frame.client_id === "string" && outbox.has(frame.client_id);
-  if (frame.code === "rate_limited" && !ours) {
+  const entry = outbox.entries.find((each) => each.clientId === frame.client_id);
+  if (frame.code === "rate_limited" && !entry) {
     // Not a message: a "typing" the page let out early (a delete is paced before it goes). Only wait.
     outbox.hold(frame.retry_after);
-  } else if (!ours) {
+  } else if (!entry) {
     showError(frame);
   } else if (outbox.refused(frame) === "dropped") {
-    const item = pendingItems.get(frame.client_id);
+    pendingItems.get(frame.client_id)?.remove();
     pendingItems.delete(frame.client_id);
-    item?.classList.replace("pending", "failed");
-    if (item) item.title = `Not sent: ${frame.detail}`;
-    showError(frame);
+    if (!input.value) input.value = entry.message; // unless something else is being typed already
+    showError({ detail: `Not sent: ${frame.detail}` });
   }
 }
 

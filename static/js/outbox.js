@@ -73,10 +73,6 @@ export class Outbox {
     return this.entries.length;
   }
 
-  has(clientId) {
-    return this.entries.some((entry) => entry.clientId === clientId);
-  }
-
   // A new message: kept, then sent in its turn. Returns its entry.
   add(message) {
     const entry = { clientId: newClientId(), message, created: new Date().toISOString() };

@@ -3,9 +3,11 @@
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
 from tests.conftest import DaphneCluster
@@ -13,9 +15,52 @@ from tests.functional.pages import ChatPage
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHAT_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Browsers kept between tests; the busiest test opens this many at once.
+MAX_IDLE_BROWSERS = 4
 
 
-def new_driver(profile_dir: Path) -> webdriver.Chrome:
+WINDOW_SIZE = (900, 720)
+
+
+class PooledBrowser(webdriver.Chrome):
+    """Chromium through chromedriver, remembering what a test did to it, so it can be handed to the next test clean."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.origins: set[str] = set()
+        self.reusable = True
+
+    def get(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            self.origins.add(f"{parts.scheme}://{parts.netloc}")
+        super().get(url)
+
+    def execute_cdp_cmd(self, cmd: str, cmd_args: dict) -> dict:
+        self.reusable = False  # a script or emulation of the test's own would outlive a reset
+        return super().execute_cdp_cmd(cmd, cmd_args)
+
+    def reset(self) -> bool:
+        """Forget the test: its pages, cookies and stored data. False if this browser can't be reused."""
+        if not self.reusable:
+            return False
+        try:
+            super().get("about:blank")
+            for handle in self.window_handles[1:]:
+                self.switch_to.window(handle)
+                self.close()
+            self.switch_to.window(self.window_handles[0])
+            self.set_window_size(*WINDOW_SIZE)
+            super().execute_cdp_cmd("Network.clearBrowserCookies", {})
+            for origin in self.origins:
+                super().execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        except WebDriverException:
+            return False
+        self.origins.clear()
+        return True
+
+
+def new_driver(profile_dir: Path) -> PooledBrowser:
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             pytest.fail(
@@ -35,27 +80,44 @@ def new_driver(profile_dir: Path) -> webdriver.Chrome:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=900,720",
+        "--window-size={},{}".format(*WINDOW_SIZE),
         f"--user-data-dir={profile_dir}",
     ):
         options.add_argument(argument)
     # An explicit driver path keeps Selenium Manager from trying to download one.
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    return PooledBrowser(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+@pytest.fixture(scope="session")
+def idle_browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[PooledBrowser]]:
+    """Browsers a test has finished with, wiped, for the next test: starting Chromium takes seconds."""
+    idle: list[PooledBrowser] = []
+    yield idle
+    for driver in idle:
+        driver.quit()
 
 
 @pytest.fixture
-def browsers(tmp_path: Path) -> Iterator[Callable[[], ChatPage]]:
-    """A factory of independent browsers: `ann = browsers()`; all are closed after the test."""
-    opened: list[webdriver.Chrome] = []
+def browsers(
+    tmp_path_factory: pytest.TempPathFactory, idle_browsers: list[PooledBrowser]
+) -> Iterator[Callable[[], ChatPage]]:
+    """A factory of independent browsers: `ann = browsers()`; each is wiped or closed after the test.
+
+    Independent: each has a profile of its own, so two of them are two people.
+    """
+    opened: list[PooledBrowser] = []
 
     def open_browser() -> ChatPage:
-        driver = new_driver(tmp_path / f"profile-{len(opened)}")
+        driver = idle_browsers.pop() if idle_browsers else new_driver(tmp_path_factory.mktemp("profile"))
         opened.append(driver)
         return ChatPage(driver)
 
     yield open_browser
     for driver in opened:
-        driver.quit()
+        if len(idle_browsers) < MAX_IDLE_BROWSERS and driver.reset():
+            idle_browsers.append(driver)
+        else:
+            driver.quit()
 
 
 @pytest.fixture

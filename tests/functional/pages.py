@@ -71,7 +71,10 @@ class ChatPage:
         self.wait(timeout).until(lambda d: self.connection_state() == state, f"the status never became {state!r}")
 
     def pending_texts(self) -> list[str]:
-        return [item.text for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li.pending .text")]
+        # Read in one script: an ack redraws the item, so element handles go stale.
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#chat-log li.pending .text')].map((el) => el.textContent);"
+        )
 
     def log_in(self, server: DaphneServer, username: str, password: str) -> None:
         """Log in through the admin's login page, as staff would."""

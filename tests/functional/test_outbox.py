@@ -3,7 +3,6 @@
 import json
 from collections.abc import Callable
 
-import websocket
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -24,25 +23,16 @@ def type_fast(page: ChatPage, texts: list[str]) -> None:
 
 def stored(server: DaphneServer, room: str) -> list[str]:
     """The room's stored messages, oldest first, as a new socket's history shows them."""
-    texts = []
     with ChatClient(server, room) as reader:
-        try:
-            while True:
-                texts.append(reader.receive_until(lambda f: f["type"] == "chat.message", timeout=1)["message"])
-        except websocket.WebSocketTimeoutException:
-            return texts
-
-
-def pending(page: ChatPage) -> list[str]:
-    """The messages shown as "sending…", read in one script: items come and go as acks arrive."""
-    return page.driver.execute_script(
-        "return [...document.querySelectorAll('#chat-log li.pending .text')].map((e) => e.textContent);"
-    )
+        # The history goes out before the socket's first frame is read: the pong marks its end.
+        reader.send_frame({"type": "ping"})
+        reader.receive_until(lambda f: f["type"] == "pong")
+        return [frame["message"] for frame in reader.messages]
 
 
 def wait_until_all_shown(page: ChatPage, texts: list[str], timeout: float = 20) -> None:
     page.wait(timeout).until(
-        lambda d: page.texts() == texts and not pending(page),
+        lambda d: page.texts() == texts and not page.pending_texts(),
         f"the page did not end with {texts} and nothing pending",
     )
     ids = [message["id"] for message in page.messages()]
@@ -66,7 +56,7 @@ def test_a_reload_with_messages_still_waiting_sends_them_once_in_order(
     ann = browsers()
     ann.open_room(daphne_cluster[0], room_name)
     type_fast(ann, TYPED)
-    waiting = pending(ann)
+    waiting = ann.pending_texts()
     ann.driver.refresh()
     assert waiting, "every message was stored before the reload: nothing was left to test"
     ann.wait_until_connected()
@@ -111,3 +101,26 @@ def test_a_message_refused_for_the_rate_goes_again_after_the_wait_in_order(
     assert all(f["retry_after"] > 0 for f in refusals)
     assert stored(daphne_cluster[1], room_name) == texts
     assert not ann.driver.find_element(By.ID, "chat-error").is_displayed()
+
+
+def test_a_message_the_server_will_never_store_goes_back_into_the_box(
+    daphne_cluster: DaphneCluster, browsers: Browsers, room_name: str
+) -> None:
+    ann = browsers()
+    ann.open_room(daphne_cluster[0], room_name)
+    bad = "bell \x07 ringing"  # a control character: refused as invalid_characters, whatever the wait
+    ann.driver.execute_script(
+        "const input = document.getElementById('chat-message-input');"
+        "input.value = arguments[0];"
+        "input.form.requestSubmit();",
+        bad,
+    )
+    error = ann.wait().until(lambda d: d.find_element(By.ID, "chat-error").text, "no error was shown")
+    assert error.startswith("Not sent:")
+    assert ann.driver.find_element(By.ID, "chat-message-input").get_attribute("value") == bad
+    assert ann.pending_texts() == []  # gone from the log, not left "sending…" below later messages
+    ann.driver.find_element(By.ID, "chat-message-input").clear()
+    ann.say("bell ringing")
+    ann.wait_for_message("bell ringing", timeout=10)
+    assert ann.texts() == ["bell ringing"]
+    assert ann.pending_texts() == []

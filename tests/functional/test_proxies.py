@@ -35,10 +35,11 @@ from tests.servers import (
     ListeningServer,
     RedisServer,
     free_port,
+    open_sockets,
     require_executable,
     wait_for,
 )
-from tests.wsclient import ChatClient
+from tests.wsclient import ChatClient, read_frame
 
 Browsers = Callable[[], ChatPage]
 
@@ -154,12 +155,6 @@ def test_a_foreign_origin_is_refused_through_the_proxy(proxy: ListeningServer, r
     assert refused.value.status_code == 403
 
 
-def open_sockets(server: DaphneServer) -> float:
-    """The process's own count of open chat sockets, from its /metrics."""
-    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=5) as response:
-        return float(re.search(r"^chat_open_sockets (\S+)$", response.read().decode(), re.MULTILINE)[1])
-
-
 def wait_until_no_sockets(cluster: DaphneCluster, whose: str) -> None:
     """Until every socket has left both processes: one still open counts against the next test's limit."""
     wait_for(lambda: not any(open_sockets(server) for server in cluster), 10, f"{whose} sockets to close")
@@ -168,14 +163,14 @@ def wait_until_no_sockets(cluster: DaphneCluster, whose: str) -> None:
 def accepted(ws: websocket.WebSocket) -> bool:
     """Whether the server kept this socket: refused ones get the too_many_connections error, then 4429."""
     while True:
-        opcode, payload = ws.recv_data(control_frame=True)
+        opcode, payload = read_frame(ws)
         if opcode == websocket.ABNF.OPCODE_TEXT:
             break
     frame = json.loads(payload)
     if frame["type"] != protocol.ERROR:
         return True  # the room's presence, history and so on
     assert frame["code"] == protocol.TOO_MANY_CONNECTIONS
-    opcode, payload = ws.recv_data(control_frame=True)
+    opcode, payload = read_frame(ws)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(payload[:2], "big") == protocol.CLOSE_TOO_MANY_CONNECTIONS
     return False

@@ -9,7 +9,7 @@ import websocket
 
 from tests.conftest import DaphneCluster, start_cluster
 from tests.servers import wait_for
-from tests.wsclient import ChatClient
+from tests.wsclient import ChatClient, read_frame
 
 
 def http_get(url: str) -> tuple[int, str]:
@@ -33,7 +33,7 @@ def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(cluster: DaphneClus
 def test_an_invalid_room_socket_is_closed_with_a_reason(cluster: DaphneCluster) -> None:
     ws = websocket.create_connection(cluster[0].ws_url("/ws/chat/a%20b/"), origin=cluster[0].origin, timeout=5)
     assert '"code":"invalid_room"' in ws.recv()
-    opcode, payload = ws.recv_data(control_frame=True)
+    opcode, payload = read_frame(ws)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(payload[:2], "big") == 4404
     ws.close()

@@ -55,11 +55,25 @@ def test_without_https_the_deployment_check_says_so() -> None:
         ({"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://chat@db:port/chat"}, "DATABASE_URL is not a database URL"),
     ],
 )
-@pytest.mark.parametrize("command", [["check"], ["migrate"], ["announce", "physics", "The lab closes at six."]])
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["migrate"], ["collectstatic", "--noinput"], ["announce", "physics", "The lab closes at six."]],
+)
 def test_bad_settings_get_one_clear_line(command: list[str], env: dict[str, str], message: str) -> None:
     result = manage(*command, **env)
     assert result.returncode != 0
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "KeyError" not in result.stderr  # the command's name looked up in a table is no cause worth showing
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_database_that_cannot_be_reached_is_one_clear_line_at_once() -> None:
+    # Port 1 on loopback refuses at once; the pool would have retried until its timeout.
+    result = manage("migrate", DJANGO_DEBUG="1", DATABASE_URL="postgres://chat@127.0.0.1:1/chat")
+    assert result.returncode != 0
+    assert "the database could not be reached" in result.stderr
+    assert "127.0.0.1" in result.stderr and "Check DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
