@@ -73,7 +73,8 @@ def test_a_database_that_cannot_be_reached_is_one_clear_line_at_once() -> None:
     result = manage("migrate", DJANGO_DEBUG="1", DATABASE_URL="postgres://chat@127.0.0.1:1/chat")
     assert result.returncode != 0
     assert "the database could not be reached" in result.stderr
-    assert "127.0.0.1" in result.stderr and "Check DATABASE_URL" in result.stderr
+    assert "127.0.0.1" in result.stderr
+    assert "Check DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
