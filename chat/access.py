@@ -9,12 +9,14 @@ also look again at the database, so a change whose event was lost (Redis away)
 still takes effect.
 """
 
+import hashlib
 from typing import Any
 
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.contrib.sessions.models import Session
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
@@ -26,16 +28,25 @@ from chat.groups import ACCOUNTS_GROUP
 POWER_FIELDS = ("is_active", "is_staff", "is_superuser", "password")
 
 
-def account_changed_event(user_id: Any, session_key: str | None = None) -> dict[str, Any]:
-    """The event that closes the user's sockets: those of one session, or with None all of them."""
-    return {"type": protocol.ACCOUNT_CHANGED, "user": str(user_id), "session": session_key}
+def session_digest(session_key: str | None) -> str | None:
+    """A session's name in events: a digest, so that the key that logs a browser in never travels."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else None
+
+
+def account_changed_event(user_id: Any = None, session_key: str | None = None) -> dict[str, Any]:
+    """The event that closes sockets: a user's (all, or one session's), or any socket of one session."""
+    return {
+        "type": protocol.ACCOUNT_CHANGED,
+        "user": None if user_id is None else str(user_id),
+        "session": session_digest(session_key),
+    }
 
 
 def concerns(event: dict[str, Any], user: Any, session_key: str | None) -> bool:
     """Whether an ``account.changed`` event is about this socket's person (and session)."""
-    if user is None or not user.is_authenticated or str(user.pk) != event["user"]:
+    if event["user"] is not None and (user is None or not user.is_authenticated or str(user.pk) != event["user"]):
         return False
-    return event["session"] is None or event["session"] == session_key
+    return event["session"] is None or event["session"] == session_digest(session_key)
 
 
 async def acurrent_user(session_key: str | None) -> Any:
@@ -49,6 +60,13 @@ async def acurrent_user(session_key: str | None) -> Any:
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None and request is not None and getattr(request, "session", None) is not None:
         services.publish_on_commit(ACCOUNTS_GROUP, account_changed_event(user.pk, request.session.session_key))
+
+
+@receiver(post_delete, sender=Session)
+def _session_ended(sender: Any, instance: Session, **kwargs: Any) -> None:
+    # Every end of a stored session: a logout, a login over it as someone else (which flushes
+    # it without a logout), a new key at login, or an administrator deleting it.
+    services.publish_on_commit(ACCOUNTS_GROUP, account_changed_event(session_key=instance.session_key))
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)

@@ -29,9 +29,9 @@ def error(status: int, code: str, detail: str, **headers: str) -> JsonResponse:
 
 async def authenticate(request: HttpRequest) -> str | JsonResponse:
     """The caller's name for rate limiting, or the error response that refuses it."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    # Another scheme (the Basic auth of a site in front, say) is not meant for this API: the session decides.
+    if scheme.lower() == "bearer":
         token = token.strip()
         expected = settings.CHAT_API_TOKEN
         # Without a token of its own the server takes none, not even an empty one; it says so,
@@ -44,7 +44,7 @@ async def authenticate(request: HttpRequest) -> str | JsonResponse:
                 "or log in as staff.",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        if not token or not hmac.compare_digest(token.encode(), expected.encode()):
             return error(401, "invalid_token", "The bearer token is wrong.", **{"WWW-Authenticate": "Bearer"})
         return "token"
     user = await request.auser()
@@ -60,6 +60,14 @@ async def authenticate(request: HttpRequest) -> str | JsonResponse:
     if CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None:
         return error(403, "csrf_failed", "Send the X-CSRFToken header with the csrftoken cookie's value.")
     return f"user:{user.pk}"
+
+
+def content_length(request: HttpRequest) -> int:
+    """The body's announced length (0 when unsaid or unreadable: then the body read is measured)."""
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
 
 
 def parse_body(body: bytes) -> tuple[str, str]:
@@ -93,7 +101,8 @@ async def post_room_message(request: HttpRequest, room_name: str) -> JsonRespons
     except InvalidRoomName as exc:
         return error(404, protocol.INVALID_ROOM, str(exc))
     limit = max_body_bytes()
-    if len(request.body) > limit:
+    # Content-Length first: a body announced too large is refused before it is read.
+    if content_length(request) > limit or len(request.body) > limit:
         return error(413, "body_too_large", f"The body is larger than {limit} bytes.")
     try:
         text, author = parse_body(request.body)

@@ -79,6 +79,7 @@ class ChatConsumer(FrameConsumer):
     history: RoomHistory | None = None
     catching_up: asyncio.Task | None = None
     counted_open = False
+    closing = False
     delivered = 0
     # Group events (with their text) waiting while history or a hole is read from the database; None once live.
     held: list[tuple[dict, str]] | None = None
@@ -187,22 +188,20 @@ class ChatConsumer(FrameConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_group is None:
             return  # a refused socket, closing
-        # Parsed before the rate is checked, so that a refusal can name the message it refuses (its
-        # client_id) and a heartbeat can be told apart. The size guard bounds the work a flood can
-        # cause: about 10 µs for a usual frame, as much as answering it at all, and under 0.1 ms for
-        # the largest frame let through (2,000 emoji, each escaped to 12 characters).
+        # A heartbeat has an allowance of its own, so a page's pings never get its messages refused.
+        if protocol.is_ping(text_data) and self.pings.take():
+            await self.send_frame(protocol.pong())
+            return
+        # The rate is checked before the frame is parsed: a refused frame costs no parsing.
+        if not self.rate.take():
+            wait = self.rate.seconds_until_next()
+            client_id = protocol.claimed_client_id(text_data, settings.CHAT_MAX_MESSAGE_LENGTH)
+            await self.send_frame(protocol.rate_limited(wait, client_id))
+            return
         try:
             frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
         except protocol.ProtocolError as exc:
             frame = exc
-        if isinstance(frame, protocol.PingIn) and self.pings.take():
-            # Heartbeats have an allowance of their own, so a page's pings never get its messages refused.
-            await self.send_frame(protocol.pong())
-            return
-        if not self.rate.take():
-            client_id = getattr(frame, "client_id", None)
-            await self.send_frame(protocol.rate_limited(self.rate.seconds_until_next(), client_id))
-            return
         if isinstance(frame, protocol.ProtocolError):
             await self.send_frame(protocol.error(frame.code, frame.detail, frame.client_id))
         elif isinstance(frame, protocol.PingIn):
@@ -340,7 +339,8 @@ class ChatConsumer(FrameConsumer):
 
         The page reconnects by itself, and the new socket speaks as who the person is now.
         """
-        if access.concerns(event, self.user, self.session_key):
+        if not self.closing and access.concerns(event, self.user, self.session_key):
+            self.closing = True  # one session's end may be told twice (a logout, and its session row going)
             await self.send_error(
                 protocol.ACCOUNT_CHANGED_ERROR, "You logged out or your account changed; reconnecting as you are now."
             )
@@ -383,11 +383,7 @@ class LobbyConsumer(FrameConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The page's heartbeat, a ``ping``, gets a ``pong``; any other frame an error."""
-        try:
-            frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
-        except protocol.ProtocolError:
-            frame = None
-        if isinstance(frame, protocol.PingIn):
+        if protocol.is_ping(text_data):
             await self.send_frame(protocol.pong())
         else:
             await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames but ping.")

@@ -29,6 +29,10 @@ def clean_display_name(raw: str) -> str:
         raise InvalidDisplayName(f"A display name can be at most {DISPLAY_NAME_MAX_LENGTH} characters long.")
     if _CONTROL.search(name):
         raise InvalidDisplayName("A display name can't hold control characters.")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # half a surrogate pair, as JSON may spell it ("\ud800")
+        raise InvalidDisplayName("A display name can't hold broken Unicode.") from None
     return name
 
 

@@ -155,6 +155,29 @@ def parse_client_frame(
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
 
 
+# What a page sends as its heartbeat, give or take white space: told apart without parsing JSON.
+_PING = re.compile(r'\s*\{\s*"type"\s*:\s*"ping"\s*\}\s*')
+_CLAIMED_CLIENT_ID = re.compile(r'"client_id"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
+
+
+def is_ping(text: str | None) -> bool:
+    """Whether a frame is a ``ping``: a short look, for frames the rate limit may refuse unparsed."""
+    return text is not None and len(text) <= 64 and _PING.fullmatch(text) is not None
+
+
+def claimed_client_id(text: str | None, max_length: int) -> str | None:
+    """The client id a frame seems to carry, found without parsing it (for naming a refused frame), or None.
+
+    One linear search over a frame the size guard allows: refusing a flood must
+    cost little more than reading it. A client id spelled with JSON escapes is
+    not found; pages never escape one.
+    """
+    if text is None or len(text) > max_frame_length(max_length):
+        return None
+    found = _CLAIMED_CLIENT_ID.search(text)
+    return found[1] if found else None
+
+
 def max_frame_length(max_length: int) -> int:
     """The longest frame that can hold a valid message of `max_length` characters, in characters.
 

@@ -7,6 +7,7 @@ folder and is stopped and removed on Ctrl+C or SIGTERM.
 """
 
 import argparse
+import errno
 import os
 import secrets
 import shutil
@@ -29,17 +30,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with {process.returncode}; see its log in the demo folder.")
+def check_port_free(port: int, kind: str) -> None:
+    """Stop at once, naming the port, if something already listens where the proxy must."""
+    with socket.socket() as sock:
+        # As Apache and nginx bind: a connection of an earlier run still closing does not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            socket.create_connection((HOST, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{name} did not listen on port {port} within {timeout} s.")
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SystemExit(
+                    f"Port {port} on {HOST} is already in use: stop what listens there, "
+                    f"or choose another port (make demo-{kind} PORT=...)."
+                ) from None
+            raise SystemExit(f"{kind} could not listen on {HOST}:{port}: {exc.strerror}.") from None
+
+
+def log_tail(paths: list[Path], lines: int = 10) -> str:
+    """The last lines of each of the given logs that exists, for a message on the terminal."""
+    parts = []
+    for path in paths:
+        if path.is_file():
+            tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+            if tail:
+                parts.append(f"--- {path.name}\n" + "\n".join(tail))
+    return "\n".join(parts) or "(its log is empty)"
 
 
 def require(executable: str, package: str) -> str:
@@ -83,27 +98,57 @@ class Demo:
     def __init__(self, kind: str, port: int, apache_form: str) -> None:
         self.kind, self.port, self.apache_form = kind, port, apache_form
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.logs: dict[str, list[Path]] = {}
         self.dir = Path(tempfile.mkdtemp(prefix="chat-demo-"))
         self.dir.chmod(0o755)  # the proxy's workers (www-data when run as root) read static files here
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
+        """Start a server and wait until it listens on its port."""
         log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
+        # What it prints, and for the proxies the error log their configs name (deploy/apache, deploy/nginx).
+        self.logs[name] = [self.dir / f"{name}.log", self.dir / f"{name}-error.log"]
         # A session of its own: Ctrl+C reaches only the demo, which stops everything in order.
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT, start_new_session=True
         )
         self.processes.append((name, process))
-        return process
+        self.wait_for_port(port, process, name)
+
+    def failed(self, name: str, message: str) -> SystemExit:
+        """Show the end of a server's log (its folder goes with the demo) and say what failed."""
+        print(f"{message} The end of its log:\n{log_tail(self.logs.get(name, []))}", file=sys.stderr, flush=True)
+        return SystemExit(1)
+
+    def wait_for_port(self, port: int, process: subprocess.Popen, name: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise self.failed(name, f"{name} exited with {process.returncode} at start.")
+            try:
+                socket.create_connection((HOST, port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise self.failed(name, f"{name} did not listen on port {port} within {timeout} s.")
+
+    def watch(self) -> None:
+        """Until Ctrl+C or SIGTERM; a server that exits stops the demo, with its log."""
+        while True:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    raise self.failed(name, f"{name} exited with {process.returncode}; stopping the demo.")
+            time.sleep(0.5)
 
     def start(self) -> None:
+        check_port_free(self.port, self.kind)
         redis_port = free_port()
-        redis = self.spawn(
+        self.spawn(
             "redis",
             [require("redis-server", "redis-server"), "--bind", HOST, "--port", str(redis_port), "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],
             dict(os.environ),
+            redis_port,
         )  # fmt: skip
-        wait_for_port(redis_port, redis, "redis-server")
         static_root = self.dir / "static"
         env = os.environ | {
             "DJANGO_DEBUG": "0",
@@ -119,7 +164,7 @@ class Demo:
         daphne = []
         for index in (1, 2):
             port = free_port()
-            process = self.spawn(
+            self.spawn(
                 f"daphne-{index}",
                 [
                     sys.executable,
@@ -133,16 +178,17 @@ class Demo:
                     "mysite.asgi:application",
                 ],
                 env,
+                port,
             )
-            wait_for_port(port, process, f"daphne {index}")
             daphne.append(f"{HOST}:{port}")
         wsgi_port = free_port()
-        wait_for_port(wsgi_port, self.spawn("gunicorn", wsgi_command(wsgi_port), env), "gunicorn")
+        self.spawn("gunicorn", wsgi_command(wsgi_port), env, wsgi_port)
 
+        check_port_free(self.port, self.kind)  # again: starting the rest took a while
         argv, proxy_env = proxy_command(
             self.kind, self.dir, self.port, daphne, f"{HOST}:{wsgi_port}", static_root, self.apache_form
         )
-        wait_for_port(self.port, self.spawn(self.kind, argv, os.environ | proxy_env), self.kind)
+        self.spawn(self.kind, argv, os.environ | proxy_env, self.port)
 
     def stop(self) -> None:
         for _, process in reversed(self.processes):
@@ -168,8 +214,8 @@ def main() -> None:
     try:
         demo.start()
         print(f"The chat is on http://{HOST}:{args.port}/chat/ behind {args.proxy}. Ctrl+C stops it.", flush=True)
-        print(f"Logs: {demo.dir}", flush=True)
-        signal.pause()
+        print(f"Logs: {demo.dir} (removed on exit)", flush=True)
+        demo.watch()
     except KeyboardInterrupt:
         pass
     finally:

@@ -248,16 +248,20 @@ def test_a_forged_x_forwarded_for_changes_neither_the_socket_limit_nor_its_log(
     )
 
 
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port")
+
+
 class HeaderRecorder(http.server.ThreadingHTTPServer):
-    """Stands in for Daphne and gunicorn behind a proxy: keeps the X-Forwarded-For lines of each request."""
+    """Stands in for Daphne and gunicorn behind a proxy: keeps the forwarding headers of each request."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, list[str]]] = []
+        self.seen: list[tuple[str, dict[str, list[str]]]] = []
         recorder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                recorder.seen.append((self.path, self.headers.get_all("X-Forwarded-For") or []))
+                forwarded = {name: self.headers.get_all(name) or [] for name in FORWARDING_HEADERS}
+                recorder.seen.append((self.path, forwarded))
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.send_header("Connection", "close")
@@ -296,17 +300,27 @@ def test_the_servers_behind_the_proxy_get_only_the_address_it_saw(
         "Sec-WebSocket-Version": "13",
         "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
     }
+    # What the proxy itself knows, whatever the client claimed.
+    truth = {"X-Forwarded-For": [HOST], "X-Forwarded-Proto": ["http"], "X-Forwarded-Port": [str(proxy.port)]}
+    forgeries = (
+        [],
+        [("X-Forwarded-For", FORGED.format(1))],
+        [("X-Forwarded-For", FORGED.format(1)), ("X-Forwarded-For", FORGED.format(2))],
+        # Daphne reads the port too, and bytes that are no text failed its handshake with a traceback.
+        [("X-Forwarded-Port", b"\xff"), ("X-Forwarded-Port", "99999999999999999999")],
+        [("X-Forwarded-Proto", "https")],
+    )
     try:
         for path, headers in (("/chat/", {}), ("/ws/chat/lobby/", upgrade)):
-            for claims in ([], [FORGED.format(1)], [FORGED.format(1), FORGED.format(2)]):
+            for claims in forgeries:
                 connection = http.client.HTTPConnection(HOST, proxy.port, timeout=10)
                 connection.putrequest("GET", path, skip_accept_encoding=True)
-                for name, value in [*headers.items(), *(("X-Forwarded-For", claim) for claim in claims)]:
+                for name, value in [*headers.items(), *claims]:
                     connection.putheader(name, value)
                 connection.endheaders()
                 connection.getresponse().read()
                 connection.close()
-                assert header_recorder.seen == [(path, [HOST])], f"{path} claiming {claims}"
+                assert header_recorder.seen == [(path, truth)], f"{path} claiming {claims}"
                 header_recorder.seen.clear()
     finally:
         proxy.stop()

@@ -1,11 +1,15 @@
 """Logging out or losing powers takes effect on sockets that are already open."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
+from chat import access
 from chat.models import Message
 from tests.unit.communicator import ChatCommunicator, connect
 
@@ -102,8 +106,8 @@ async def test_a_delete_asks_the_database_even_when_the_logout_was_not_heard() -
     teacher, _ = await logged_in_client("teacher", is_staff=True)
     socket = await socket_of(teacher)
     await assert_still_open(socket, "keep me")
-    # The session ends without the logout signal (its event lost, say): the socket is not told.
-    await Session.objects.all().adelete()
+    # The session ends without any signal (expired, or its event lost): the socket is not told.
+    await Session.objects.aupdate(expire_date=timezone.now() - timedelta(seconds=1))
     await socket.send_json_to({"type": "delete", "id": 1})
     assert (await socket.receive_json_from())["code"] == "forbidden"
     assert await Message.objects.filter(room_message_id=1).aexists()
@@ -117,3 +121,19 @@ async def test_staff_still_logged_in_may_delete() -> None:
     await socket.send_json_to({"type": "delete", "id": 1})
     assert await socket.receive_json_from() == {"type": "delete", "id": 1}
     await socket.disconnect()
+
+
+async def test_logging_in_as_someone_else_over_a_session_closes_its_sockets() -> None:
+    # Django flushes the session without a logout signal: the session row going is what tells.
+    teacher, _ = await logged_in_client("teacher", is_staff=True)
+    socket = await socket_of(teacher)
+    student = await database_sync_to_async(User.objects.create_user)("student", password=PASSWORD)
+    await database_sync_to_async(teacher.force_login)(student)
+    await assert_closed_for_account_change(socket)
+
+
+async def test_no_client_input_names_a_session_in_an_event() -> None:
+    # Events carry a digest of the session key, never the key that would log a browser in.
+    event = access.account_changed_event("7", "the-secret-session-key")
+    assert "the-secret-session-key" not in str(event)
+    assert access.concerns(event, await User.objects.acreate(pk=7, username="seven"), "the-secret-session-key")

@@ -31,14 +31,14 @@ EXPECTED = {
     (TOKEN, "no token"): (401, "invalid_token"),
     (TOKEN, "blank token"): (401, "invalid_token"),
     (TOKEN, "wrong token"): (401, "invalid_token"),
-    (TOKEN, "other scheme"): (401, "invalid_token"),
+    (TOKEN, "other scheme"): (401, "authentication_required"),
     (TOKEN, "right token"): (201, None),
     ("", "absent"): (401, "authentication_required"),
     ("", "empty token"): (401, "api_token_not_configured"),
     ("", "no token"): (401, "api_token_not_configured"),
     ("", "blank token"): (401, "api_token_not_configured"),
     ("", "wrong token"): (401, "api_token_not_configured"),
-    ("", "other scheme"): (401, "api_token_not_configured"),
+    ("", "other scheme"): (401, "authentication_required"),
     ("", "right token"): (401, "api_token_not_configured"),
 }
 
@@ -72,3 +72,30 @@ def test_the_api_answers_each_caller(client: Client, server_token: str, header: 
     if not server_token:
         assert "CHAT_API_TOKEN" in body["detail"], "the detail says what the server lacks"
         assert "wrong" not in body["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_session_behind_basic_auth_still_posts(client: Client, django_user_model: object) -> None:
+    # A site in front may ask for HTTP Basic auth; that header is not a bearer token for this API.
+    client.force_login(django_user_model.objects.create_user("teacher", password="pw-for-tests", is_staff=True))
+    client.get("/chat/")  # the CSRF cookie, as a page would have it
+    response = client.post(
+        "/api/rooms/lobby/messages",
+        json.dumps({"message": "hi"}),
+        content_type="application/json",
+        headers={"Authorization": "Basic dXNlcjpwYXNz", "X-CSRFToken": client.cookies["csrftoken"].value},
+    )
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_announced_too_large_is_refused_before_it_is_read(client: Client) -> None:
+    # Over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB): reading it would raise, a traceback for a client's mistake.
+    with override_settings(CHAT_API_TOKEN=TOKEN):
+        response = client.post(
+            "/api/rooms/lobby/messages",
+            b"x" * 3_000_000,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")

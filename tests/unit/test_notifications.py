@@ -172,6 +172,7 @@ def test_the_api_posts_for_staff_with_a_csrf_token(api_token: str) -> None:
         ("lobby", {"message": "  "}, TOKEN, 400, "empty_message"),
         ("lobby", {"message": "\u0007"}, TOKEN, 400, "invalid_characters"),
         ("lobby", {"message": "hi", "author": ""}, TOKEN, 400, "invalid_field"),
+        ("lobby", {"message": "hi", "author": "half a pair \ud800"}, TOKEN, 400, "invalid_field"),
         ("lobby", {"message": "x" * 2001}, TOKEN, 413, "message_too_long"),
         ("lobby", "x" * (2000 * 12 + 256 + 12 * 32 + 1), TOKEN, 413, "body_too_large"),
     ],

@@ -156,3 +156,35 @@ def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_client_frame('{"a":' * 2000 + "1" + "}" * 2000, None, 2000)
     assert caught.value.code == protocol.INVALID_JSON
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"type":"ping"}', True),
+        (' { "type" : "ping" } ', True),
+        ('{"type":"ping","x":1}', False),
+        ('{"type":"typing"}', False),
+        ("ping", False),
+        (None, False),
+        ('{"type":"ping"}' + " " * 64, False),
+    ],
+)
+def test_a_ping_is_told_apart_without_parsing(text: str | None, expected: bool) -> None:
+    assert protocol.is_ping(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"message": "hi", "client_id": "k3x9"}', "k3x9"),
+        ('{"client_id" : "a-b_C"}', "a-b_C"),
+        ('{"message": "hi"}', None),
+        ('{"client_id": "has space"}', None),
+        ("not json at all", None),
+        (None, None),
+        ('{"client_id": "k"}' + " " * (12 * 30 + 256), None),  # longer than the guard: not searched
+    ],
+)
+def test_a_refused_frame_s_client_id_is_found_without_parsing(text: str | None, expected: str | None) -> None:
+    assert protocol.claimed_client_id(text, 30) == expected

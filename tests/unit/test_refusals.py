@@ -78,6 +78,20 @@ async def test_a_flood_refusal_names_each_refused_message_and_the_wait() -> None
     await sender.disconnect()
 
 
+@override_settings(CHAT_RATE_LIMIT=1.0, CHAT_RATE_BURST=1)
+async def test_past_the_limit_frames_are_refused_before_they_are_parsed() -> None:
+    # Parsing costs more than refusing: a flood of frames built to be slow to parse gets only refusals.
+    sender = await connect()
+    await sender.send_json_to({"message": "first", "client_id": "first"})
+    assert (await sender.receive_json_from())["type"] in {"ack", "chat.message"}
+    await sender.send_to(text_data="[" * 500 + "not json")
+    refusal = await sender.receive_json_from()
+    while refusal["type"] != "error":
+        refusal = await sender.receive_json_from()
+    assert refusal["code"] == "rate_limited"
+    await sender.disconnect()
+
+
 @override_settings(CHAT_RATE_LIMIT=20.0, CHAT_RATE_BURST=1)
 async def test_a_refused_message_sent_again_after_the_wait_is_stored() -> None:
     sender = await connect()
