@@ -21,7 +21,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from chat import protocol, services
+from chat import events, services
 from chat.groups import ACCOUNTS_GROUP
 
 # A change to any of these ends the powers an open socket was given.
@@ -36,7 +36,7 @@ def session_digest(session_key: str | None) -> str | None:
 def account_changed_event(user_id: Any = None, session_key: str | None = None) -> dict[str, Any]:
     """The event that closes sockets: a user's (all, or one session's), or any socket of one session."""
     return {
-        "type": protocol.ACCOUNT_CHANGED,
+        "type": events.ACCOUNT_CHANGED,
         "user": None if user_id is None else str(user_id),
         "session": session_digest(session_key),
     }

@@ -22,11 +22,11 @@ class MessageAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Message, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change:
-            services.message_changed(obj)
+            services.publish_edit(obj)
 
-    # Deleting here also takes the messages off every open page.
+    # Deleting here also takes the messages off every open page, once the admin's transaction commits.
     def delete_model(self, request, obj: Message) -> None:
-        services.delete_messages([obj])
+        services.post_deletions([obj])
 
     def delete_queryset(self, request, queryset) -> None:
-        services.delete_messages(list(queryset.select_related("room")))
+        services.post_deletions(list(queryset.select_related("room")))

@@ -1,6 +1,7 @@
 """WebSocket consumers: thin edges that parse, call the services and send."""
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -11,21 +12,18 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from chat import access, limits, metrics, presence, protocol, services
+from chat.delivery import Delivery
 from chat.fanout import local_fanout
 from chat.groups import ACCOUNTS_GROUP, LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
-from chat.history import RoomHistory, histories
+from chat.history import histories
 from chat.identity import display_name, new_guest_name
-from chat.layers import LAYER_RECOVERED
-from chat.models import Message
+from chat.models import Room
 
 logger = logging.getLogger(__name__)
 
 # What sending raises when the client has just gone: Daphne (through autobahn)
 # raises Disconnected; the ASGI spec asks servers for an OSError.
 SOCKET_GONE = (Disconnected, OSError)
-
-# Group events one socket keeps while the database answers; older ones are dropped.
-HELD_EVENTS_LIMIT = 1000
 
 # Heartbeat pings a socket may send without spending its rate limit: on average per second, and at once.
 # Pages ping every CHAT_CLIENT_HEARTBEAT seconds, at least 1; pings beyond this count like any frame.
@@ -54,39 +52,48 @@ class FrameConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, detail: str) -> None:
         await self.send_frame(protocol.error(code, detail))
 
+    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
+        """Tell the client why, then close with an application close code rather than a server error."""
+        await self.accept()
+        await self.send_error(code, detail)
+        await self.close(code=close_code)
+
 
 class ChatConsumer(FrameConsumer):
     """One browser socket in one room (``ws/chat/<room>/?after=<id>``).
 
     On connect it joins the room's Group, then sends history: the recent
     messages, or with ``after`` everything newer than that id. Each frame it
-    receives is checked, saved, acknowledged and fanned out to the Group. Each
-    message the Group delivers goes to the socket in id order, once:
-    `delivered` is the newest id this socket has, and a hole below a new id is
-    filled from the database first.
+    receives is checked, saved, acknowledged and fanned out to the Group. What
+    the Group delivers goes to the socket in order, each message once, by the
+    rules of `chat.delivery`.
 
     The socket joins its Groups through this process's fan-out (`chat.fanout`):
     the process is the Group's member and calls `group_event` for each event,
     so the consumer needs no channel of its own.
+
+    Whatever `connect` acquires it registers in `cleanup`, which lets it all
+    go in one call however the consumer ends: a close, an exception, or the
+    server cancelling it.
     """
 
     # Channels gives a consumer no channel when its alias names no layer; the
     # services still reach the layer itself through get_channel_layer().
     channel_layer_alias = None
-    room_group: str | None = None
-    client_address: str | None = None
-    heartbeat: asyncio.Task | None = None
-    history: RoomHistory | None = None
-    catching_up: asyncio.Task | None = None
-    counted_open = False
+    room_group: str | None = None  # set once the socket is admitted
     closing = False
-    delivered = 0
-    # Group events (with their text) waiting while history or a hole is read from the database; None once live.
-    held: list[tuple[dict, str]] | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
+        self.cleanup = contextlib.AsyncExitStack()
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when Daphne cancels a consumer that was slow to finish, and disconnect never runs.
+            await self.cleanup.aclose()
 
     async def dispatch(self, message: dict) -> None:
         """Call the handler for an event, without Channels' per-event database clean-up.
@@ -103,11 +110,47 @@ class ChatConsumer(FrameConsumer):
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
+        room_name = await self.admit()
+        if room_name is None:
+            return
+        self.user = self.scope.get("user")
+        self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
+        self.room_group = room_group_name(room_name)
+        self.delivery = Delivery(
+            send_text=self.send_text,
+            handle_other=self.dispatch,
+            read_between=self.read_between,
+            read_after=self.read_after,
+        )
+        self.cleanup.callback(self.delivery.stop)
+        # Join before reading history: a message saved in between then arrives
+        # both ways and the live copy is dropped, where reading first would lose it.
+        # Until the history is out, the Group's events wait in the delivery's `held`.
+        for group in (self.room_group, MENTIONS_GROUP, ACCOUNTS_GROUP):
+            await local_fanout().join(group, self)
+            self.cleanup.push_async_callback(local_fanout().leave, group, self)
+        await self.accept()
+        try:
+            after = protocol.parse_after(self.scope.get("query_string", b""))
+        except protocol.ProtocolError as exc:
+            await self.send_frame(protocol.error(exc.code, exc.detail))
+            after = None
+        self.room, frames = await self.first_frames(room_name, after)
+        # An id beyond the room's newest (a database reset since) must not hide new messages.
+        await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
+        await self.be_present(announce=True)
+        self.cleanup.push_async_callback(self.leave_presence)
+        self.cleanup.callback(asyncio.create_task(self.stay_present()).cancel)
+
+    # --8<-- [end:connect]
+
+    async def admit(self) -> str | None:
+        """The room's clean name if this socket may open it; else refuse it and return None."""
         try:
             room_name = clean_room_name(self.scope["url_route"]["kwargs"]["room_name"])
         except InvalidRoomName as exc:
             await self.refuse(protocol.INVALID_ROOM, str(exc))
-            return
+            return None
         address = (self.scope.get("client") or ["unknown"])[0]
         if not limits.connections.acquire(address, settings.CHAT_MAX_CONNECTIONS_PER_IP):
             logger.warning(
@@ -118,49 +161,32 @@ class ChatConsumer(FrameConsumer):
                 "Too many open connections from your address; close some tabs and try again.",
                 protocol.CLOSE_TOO_MANY_CONNECTIONS,
             )
-            return
-        self.client_address = address
+            return None
+        metrics.OPEN_SOCKETS.inc()
+        self.cleanup.callback(metrics.OPEN_SOCKETS.dec)  # registered first: falls last, once all else is let go
+        self.cleanup.callback(limits.connections.release, address)
         self.rate = limits.TokenBucket(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
         self.pings = limits.TokenBucket(PING_RATE, PING_BURST)
-        self.user = self.scope.get("user")
-        self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
-        self.room_group = room_group_name(room_name)
-        # Join before reading history: a message saved in between then arrives
-        # both ways and the live copy is dropped, where reading first would lose it.
-        # Until the history is out, the Group's events wait in `held`.
-        self.held = []
-        for group in self.fanout_groups():
-            await local_fanout().join(group, self)
-        await self.accept()
-        metrics.OPEN_SOCKETS.inc()
-        self.counted_open = True
-        try:
-            after = protocol.parse_after(self.scope.get("query_string", b""))
-        except protocol.ProtocolError as exc:
-            await self.send_frame(protocol.error(exc.code, exc.detail))
-            after = None
-        recent = None
+        return room_name
+
+    async def first_frames(self, room_name: str, after: int | None) -> tuple[Room, list[dict]]:
+        """The room, and what the socket gets first: the recent history, or what came after id `after`."""
         if after is None:
             # This process's copy of the room's recent history, if it has one it can trust.
-            self.history = histories().acquire(room_name)
-            recent = await self.history.recent()
-        if recent is None:
-            self.room, messages = await services.aopen_room(room_name, after)
-            recent = self.room, [services.message_frame(message) for message in messages]
-        self.room, frames = recent
-        if after is not None:
-            # An id beyond the room's newest (a database reset since) must not hide new messages.
-            self.delivered = min(after, self.room.last_message_id)
-        await self.deliver_frames(frames)
-        await self.release_held()
-        await self.be_present()
-        self.heartbeat = asyncio.create_task(self.stay_present())
+            history = histories().acquire(room_name)
+            self.cleanup.push_async_callback(history.release)
+            recent = await history.recent()
+            if recent is not None:
+                return recent
+        room, messages = await services.aopen_room(room_name, after)
+        return room, [services.message_frame(message) for message in messages]
 
-    # --8<-- [end:connect]
+    async def read_between(self, after: int, before: int) -> list[dict]:
+        return [services.message_frame(m) for m in await services.amessages_between(self.room, after, before)]
 
-    def fanout_groups(self) -> tuple[str, ...]:
-        """The Groups this socket hears: its room's, the mentions', and the accounts' (see `account_changed`)."""
-        return (self.room_group, MENTIONS_GROUP, ACCOUNTS_GROUP)
+    async def read_after(self, after: int) -> list[dict]:
+        limit = settings.CHAT_CATCH_UP_LIMIT
+        return [services.message_frame(m) for m in await services.arecent_messages(self.room, limit, after)]
 
     @property
     def session_key(self) -> str | None:
@@ -168,21 +194,7 @@ class ChatConsumer(FrameConsumer):
         return session.session_key if session is not None else None
 
     async def disconnect(self, code: int) -> None:
-        if self.catching_up is not None:
-            self.catching_up.cancel()
-        if self.history is not None:
-            await self.history.release()
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-            await presence.safely(presence.store().remove(self.room.name, self.socket_id, self.author), None)
-            await services.apublish_presence(self.room.name)
-        if self.client_address is not None:
-            limits.connections.release(self.client_address)
-        if self.room_group is not None:
-            for group in self.fanout_groups():
-                await local_fanout().leave(group, self)
-        if self.counted_open:
-            metrics.OPEN_SOCKETS.dec()  # last: the gauge falls once everything else is released
+        await self.cleanup.aclose()
 
     # --8<-- [start:receive]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -234,7 +246,7 @@ class ChatConsumer(FrameConsumer):
     async def delete_message(self, message_id: int) -> None:
         if not await self.is_staff_now():
             await self.send_error(protocol.FORBIDDEN, "Only staff can delete messages.")
-        elif not await services.adelete_message(self.room, message_id):
+        elif not await services.apost_deletion(self.room, message_id):
             await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {message_id}.")
 
     async def is_staff_now(self) -> bool:
@@ -244,57 +256,8 @@ class ChatConsumer(FrameConsumer):
         return (await access.acurrent_user(self.session_key)).is_staff
 
     async def group_event(self, event: dict, text: str) -> None:
-        """An event of the room's or the person's Group, handed over by this process's fan-out.
-
-        `text` is the event encoded once for all sockets: a ``chat.message``
-        event is its own frame. Called for each socket in turn, so it must not
-        wait on the database: an event that needs it (a hole to fill, a
-        catch-up) starts a task, and the events after it wait in `held` until
-        that task has sent them.
-        """
-        if self.held is not None:
-            self.held.append((event, text))
-            if len(self.held) > HELD_EVENTS_LIMIT:
-                # A socket stuck that long loses no message by this: a later id finds the hole.
-                del self.held[0]
-        elif event["type"] == LAYER_RECOVERED or (
-            event["type"] == protocol.CHAT_MESSAGE and event["id"] > self.delivered + 1
-        ):
-            self.held = [(event, text)]
-            self.catching_up = asyncio.create_task(self.release_held())
-        else:
-            await self.handle(event, text)
-
-    async def handle(self, event: dict, text: str) -> None:
-        if event["type"] == protocol.CHAT_MESSAGE:
-            await self.chat_message(event, text)  # the busy path, without a handler lookup
-        else:
-            await self.dispatch(event)
-
-    async def release_held(self) -> None:
-        """Handle the held events in order, then take the Group's events as they come."""
-        try:
-            while self.held:
-                await self.handle(*self.held.pop(0))
-        except DatabaseError as exc:
-            # The held messages stay in the database; the next catch-up (a reconnect) gets them.
-            logger.error("Could not read missed messages of room %r: %s", self.room.name, exc)
-        self.held = None
-
-    # --8<-- [start:chat-message]
-    async def chat_message(self, event: dict, text: str | None = None) -> None:
-        """A message said in the room, delivered through the Group (`text`: the event encoded)."""
-        message_id = event["id"]
-        if message_id <= self.delivered:
-            return
-        if message_id > self.delivered + 1:
-            # Lost on the way (a full queue) or overtaken by a later one from
-            # another process; either way it is in the database by now.
-            await self.deliver(await services.amessages_between(self.room, self.delivered, message_id))
-        await self.send_text(text or protocol.encode(event))
-        self.delivered = message_id
-
-    # --8<-- [end:chat-message]
+        """An event of one of the socket's Groups, handed over by this process's fan-out (`text`: it encoded)."""
+        await self.delivery.event(event, text)
 
     async def history_changed(self, event: dict) -> None:
         """A stored message was edited: nothing to send (the room's history copy takes note)."""
@@ -303,11 +266,15 @@ class ChatConsumer(FrameConsumer):
         """A moderator deleted a message of the room."""
         await self.send_frame(protocol.delete(event["id"]))
 
-    async def be_present(self) -> None:
-        """Refresh this socket's presence entry; tell the room when entries changed."""
+    async def be_present(self, announce: bool = False) -> None:
+        """Refresh this socket's presence entry; tell the room when it is new or entries expired."""
         dropped = await presence.safely(presence.store().touch(self.room.name, self.socket_id, self.author), 0)
-        if dropped or self.heartbeat is None:
+        if dropped or announce:
             await services.apublish_presence(self.room.name)
+
+    async def leave_presence(self) -> None:
+        await presence.safely(presence.store().remove(self.room.name, self.socket_id, self.author), None)
+        await services.apublish_presence(self.room.name)
 
     async def stay_present(self) -> None:
         """Runs beside the socket: a heartbeat, so that entries of dead processes expire and others don't."""
@@ -346,29 +313,6 @@ class ChatConsumer(FrameConsumer):
             )
             await self.close(code=protocol.CLOSE_ACCOUNT_CHANGED)
 
-    async def layer_recovered(self, event: dict) -> None:
-        """The channel layer is back after an outage: send what was said meanwhile."""
-        await self.deliver(
-            await services.arecent_messages(self.room, limit=settings.CHAT_CATCH_UP_LIMIT, after=self.delivered)
-        )
-
-    async def deliver(self, messages: list[Message]) -> None:
-        """Send stored messages (oldest first) that this socket doesn't have yet."""
-        await self.deliver_frames([services.message_frame(message) for message in messages])
-
-    async def deliver_frames(self, frames: list[dict]) -> None:
-        """Send ``chat.message`` frames (oldest first) that this socket doesn't have yet."""
-        for frame in frames:
-            if frame["id"] > self.delivered:
-                await self.send_frame(frame)
-                self.delivered = frame["id"]
-
-    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
-        """Tell the client why, then close with an application close code rather than a server error."""
-        await self.accept()
-        await self.send_error(code, detail)
-        await self.close(code=close_code)
-
 
 class LobbyConsumer(FrameConsumer):
     """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
@@ -397,7 +341,7 @@ class LobbyConsumer(FrameConsumer):
         await self.send_frame(event | {"type": protocol.ROOM_UPDATE})
 
 
-class NotFoundConsumer(ChatConsumer):
+class NotFoundConsumer(FrameConsumer):
     """Any WebSocket path with no route: a clear error and a clean close instead of a traceback."""
 
     async def connect(self) -> None:

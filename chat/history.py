@@ -18,10 +18,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from chat import protocol, services
+from chat import events, services
 from chat.fanout import local_fanout
 from chat.groups import room_group_name
-from chat.layers import LAYER_RECOVERED
 from chat.models import Room
 
 
@@ -75,13 +74,13 @@ class RoomHistory:
 
     def _follow(self, event: dict) -> None:
         kind = event["type"]
-        if kind == protocol.CHAT_MESSAGE:
+        if kind == events.CHAT_MESSAGE:
             if event["id"] == self.newest + 1:
                 self.frames.append(event)
                 self.newest = event["id"]
             elif event["id"] > self.newest + 1:
                 self._go_stale()  # a message it never heard of: the database knows better
-        elif kind in ("chat.delete", services.HISTORY_CHANGED, LAYER_RECOVERED):
+        elif kind in (events.CHAT_DELETE, events.HISTORY_CHANGED, events.LAYER_RECOVERED):
             self._go_stale()
 
     def _step_aside(self) -> bool:

@@ -1,4 +1,4 @@
-"""The channel layer: a Redis layer that rides out Redis outages, and a start-up note.
+"""The channel layer: a Redis layer that rides out Redis outages and hangs, and a start-up note.
 
 `ResilientRedisChannelLayer` is channels-redis's `RedisChannelLayer` with one
 promise added: losing Redis never takes a socket down. While Redis is away,
@@ -6,52 +6,33 @@ receiving waits instead of raising (the tutorial's consumers die with 1011),
 group changes and group sends are remembered; when Redis answers again this
 process rejoins its groups (a restarted Redis has forgotten them), sends what
 was queued, and hands each of its channels a ``layer.recovered`` event so
-consumers can fetch from the database whatever they missed.
+consumers can fetch from the database whatever they missed. A Redis that
+hangs rather than goes is treated the same way: every command but the
+blocking receive gives up after ``command_timeout`` seconds.
+
+It builds on `chat.layer_speedups`, which sends channels-redis's commands in
+fewer round trips.
 """
 
 import asyncio
 import collections
 import contextlib
 import logging
-import time
 
 import redis.asyncio
 import redis.exceptions
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.core import RedisChannelLayer
+
+from chat import events
+from chat.layer_speedups import PipelinedRedisChannelLayer
 
 logger = logging.getLogger(__name__)
 
 # OSError covers TimeoutError, which `asyncio.timeout` raises for a command that took too long.
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
-LAYER_RECOVERED = "layer.recovered"
 
-# channels-redis's scripts (channels_redis/core.py), run here inside pipelines.
-GROUP_SEND_SCRIPT = """
-    local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-            redis.call('EXPIRE', KEYS[i], expiry)
-        else
-            over_capacity = over_capacity + 1
-        end
-    end
-    return over_capacity
-"""
-RESTORE_BACKUP_SCRIPT = """
-    local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
-    for i = #backed_up, 1, -2 do
-        redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
-    end
-    redis.call('DEL', ARGV[2])
-"""
-
-
-class ResilientRedisChannelLayer(RedisChannelLayer):
+class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
     """A `RedisChannelLayer` whose sockets survive a Redis restart; see the module docstring."""
 
     def __init__(
@@ -91,19 +72,9 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         self._groups_by_channel[channel].add(group)
         try:
             async with asyncio.timeout(self.command_timeout):
-                await self._add(group, channel)
+                await super().group_add(group, channel)
         except REDIS_ERRORS as exc:
             self._start_recovery(exc)
-
-    async def _add(self, group: str, channel: str) -> None:
-        """channels-redis's group_add, its two commands sent in one round trip."""
-        assert self.require_valid_group_name(group), "Group name not valid"
-        assert self.require_valid_channel_name(channel), "Channel name not valid"
-        key = self._group_key(group)
-        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {channel: time.time()})
-            pipe.expire(key, self.group_expiry)
-            await pipe.execute()
 
     async def group_discard(self, group: str, channel: str) -> None:
         groups = self._groups_by_channel.get(channel)
@@ -121,62 +92,10 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
     async def group_send(self, group: str, message: dict) -> None:
         try:
             async with asyncio.timeout(self.command_timeout):
-                await self._send_to_group(group, message)
+                await super().group_send(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
             self._start_recovery(exc)
-
-    async def _send_to_group(self, group: str, message: dict) -> None:
-        """channels-redis's group_send, its commands in two round trips instead of four.
-
-        The same commands in the same order: drop expired members and read the
-        rest; then, per Redis server, drop expired messages and add this one
-        where there is room.
-        """
-        assert self.require_valid_group_name(group), "Group name not valid"
-        key = self._group_key(group)
-        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-            pipe.zrange(key, 0, -1)
-            _, members = await pipe.execute()
-        channels = [member.decode("utf8") for member in members]
-        keys_by_connection, message_by_key, capacity_by_key = self._map_channel_keys_to_connection(channels, message)
-        for index, keys in keys_by_connection.items():
-            now = time.time()
-            async with self.connection(index).pipeline(transaction=True) as pipe:
-                for channel_key in keys:
-                    pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
-                pipe.eval(
-                    GROUP_SEND_SCRIPT,
-                    len(keys),
-                    *keys,
-                    *(message_by_key[channel_key] for channel_key in keys),
-                    *(capacity_by_key[channel_key] for channel_key in keys),
-                    now,
-                    self.expiry,
-                )
-                over_capacity = (await pipe.execute())[-1]
-            if over_capacity:
-                logger.info("%s of %s channels over capacity in group %s", over_capacity, len(channels), group)
-
-    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> bytes | None:
-        """channels-redis's receive step, its first two commands in one round trip.
-
-        Put back what an interrupted receive left in the backup queue, then
-        wait for a message; the message waits in the backup queue until the
-        consumer has it.
-        """
-        backup_queue = self._backup_channel_name(channel)
-        connection = self.connection(index)
-        async with connection.pipeline(transaction=False) as pipe:
-            pipe.eval(RESTORE_BACKUP_SCRIPT, 0, channel, backup_queue)
-            pipe.bzpopmin(channel, timeout=timeout)
-            _, popped = await pipe.execute()
-        if popped is None:
-            return None
-        _, member, score = popped
-        await connection.zadd(backup_queue, {member: float(score)})
-        return member
 
     async def receive(self, channel: str) -> dict:
         while True:
@@ -221,15 +140,15 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 await self.connection(index).ping()
         for channel, groups in list(self._groups_by_channel.items()):
             for group in list(groups):
-                await self._add(group, channel)
+                await super().group_add(group, channel)
         while self._pending_sends:
             group, message = self._pending_sends[0]
-            await self._send_to_group(group, message)
+            await super().group_send(group, message)
             self._pending_sends.popleft()
         await self._announce_recovery()
 
     async def _announce_recovery(self) -> None:
-        """Send `LAYER_RECOVERED` to every channel of this process, as one message through Redis.
+        """Send ``layer.recovered`` to every channel of this process, as one message through Redis.
 
         Through Redis rather than into local buffers: a receive() blocked on
         Redis reads only what Redis hands it.
@@ -239,8 +158,8 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             return
         group = f"recovered.{self.client_prefix}"
         for channel in channels:
-            await self._add(group, channel)
-        await self._send_to_group(group, {"type": LAYER_RECOVERED})
+            await super().group_add(group, channel)
+        await super().group_send(group, events.layer_recovered())
         await self.connection(self.consistent_hash(group)).delete(self._group_key(group))
 
 

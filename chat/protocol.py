@@ -50,8 +50,6 @@ PRESENCE = "presence"
 TYPING = "typing"
 DIRECTORY = "directory"
 ROOM_UPDATE = "room.update"
-# A channel-layer event, never a frame: a person's session or account changed (chat.access).
-ACCOUNT_CHANGED = "account.changed"
 ERROR = "error"
 PING = "ping"
 PONG = "pong"

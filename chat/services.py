@@ -3,6 +3,12 @@
 The only module that writes messages. Views, consumers, commands and other
 code call these functions; each has a sync form and, where async callers need
 it, an ``a``-prefixed async form (as Django's own ORM does).
+
+Names say what a function touches: ``save_*`` and ``delete_*`` only the
+database, ``publish_*`` only the channel layer, ``post_*`` both, the write
+first. Sync code that runs inside a transaction (the admin's) publishes
+through ``transaction.on_commit``, so no process hears of a change before it
+can read it.
 """
 
 import asyncio
@@ -16,15 +22,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from chat import metrics, presence, protocol
+from chat import events, metrics, presence, protocol
 from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
 
 SYSTEM_AUTHOR = "System"
 
-# A Group event: the room's stored history changed other than by a new message or a deletion.
-HISTORY_CHANGED = "history.changed"
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +123,7 @@ async def apublish_message(room: Room, message: Message) -> None:
     await apublish_activity(room.name, frame["created"])
     mentioned = mentioned_names(message.text) - {message.author}
     if mentioned:
-        await get_channel_layer().group_send(
-            MENTIONS_GROUP, protocol.mention(room.name, frame) | {"type": "chat.mention", "to": sorted(mentioned)}
-        )
+        await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
 
 
 # --8<-- [start:post-message]
@@ -171,23 +173,24 @@ async def apost_notification(room_name: str, text: str, author: str = SYSTEM_AUT
 
 async def apublish_deletion(room_name: str, message_id: int) -> None:
     """Take a deleted message off every open page of its room."""
-    await apublish(room_name, {"type": "chat.delete", "id": message_id})
+    await apublish(room_name, events.deletion(message_id))
 
 
-def delete_messages(messages: list[Message]) -> None:
-    """Delete messages (a moderator's decision) and take them off every open page."""
+def post_deletions(messages: list[Message]) -> None:
+    """Delete messages (a moderator's decision) and, once that is committed, take them off every open page."""
     for message in messages:
         room_name, message_id = message.room.name, message.room_message_id
         message.delete()
-        async_to_sync(apublish_deletion)(room_name, message_id)
+        transaction.on_commit(lambda r=room_name, m=message_id: async_to_sync(apublish_deletion)(r, m))
 
 
-def message_changed(message: Message) -> None:
-    """Say that a stored message was edited (in the admin, say): sockets opening its room read it afresh.
+def publish_edit(message: Message) -> None:
+    """Say, once the edit is committed, that a stored message changed (in the admin, say).
 
-    Pages that already show the message keep what they show.
+    Sockets opening its room then read it afresh; pages that already show the message keep what they show.
     """
-    async_to_sync(apublish)(message.room.name, {"type": HISTORY_CHANGED})
+    room_name = message.room.name
+    transaction.on_commit(lambda: async_to_sync(apublish)(room_name, events.history_changed()))
 
 
 def delete_message(room: Room, message_id: int) -> bool:
@@ -199,8 +202,8 @@ def delete_message(room: Room, message_id: int) -> bool:
     return True
 
 
-async def adelete_message(room: Room, message_id: int) -> bool:
-    """`delete_message`, then tell every page in the room."""
+async def apost_deletion(room: Room, message_id: int) -> bool:
+    """`delete_message`, then tell every page in the room (the deletion commits before the call returns)."""
     deleted = await database_sync_to_async(delete_message)(room, message_id)
     if deleted:
         await apublish_deletion(room.name, message_id)
@@ -230,8 +233,8 @@ async def _publish_presence_later(room_name: str) -> None:
         return
     layer = get_channel_layer()
     try:
-        await layer.group_send(room_group_name(room_name), {**protocol.presence(names), "type": "presence.update"})
-        await layer.group_send(LOBBY_GROUP, {"type": "directory.room", "room": room_name, "online": len(names)})
+        await layer.group_send(room_group_name(room_name), events.presence_update(names))
+        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, online=len(names)))
     except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
         logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
 
@@ -256,9 +259,7 @@ async def apublish_activity(room_name: str, last_activity: str) -> None:
     interval = asyncio.create_task(_end_activity_interval(room_name, waiting))
     _intervals.add(interval)
     interval.add_done_callback(_intervals.discard)
-    await get_channel_layer().group_send(
-        LOBBY_GROUP, {"type": "directory.room", "room": room_name, "last_activity": last_activity}
-    )
+    await get_channel_layer().group_send(LOBBY_GROUP, events.directory_room(room_name, last_activity=last_activity))
 
 
 async def _end_activity_interval(room_name: str, waiting: dict[str, str | None]) -> None:
@@ -273,7 +274,7 @@ async def _end_activity_interval(room_name: str, waiting: dict[str, str | None])
 
 async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:
     """Tell the room's other sockets that `author` is typing (`socket_id`, the typist's own, is skipped)."""
-    await apublish(room_name, {"type": "chat.typing", "author": author, "socket": socket_id})
+    await apublish(room_name, events.typing(author, socket_id))
 
 
 def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:

@@ -9,7 +9,8 @@ import pytest
 import redis
 import redis.asyncio
 
-from chat.layers import LAYER_RECOVERED, ResilientRedisChannelLayer
+from chat.events import LAYER_RECOVERED
+from chat.layers import ResilientRedisChannelLayer
 from tests.servers import RedisServer, free_port
 
 

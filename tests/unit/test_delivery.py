@@ -5,8 +5,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import services
+from chat.events import LAYER_RECOVERED
 from chat.groups import room_group_name
-from chat.layers import LAYER_RECOVERED
 from chat.models import Message
 from tests.unit.communicator import ChatCommunicator, connect, fence
 

@@ -7,9 +7,9 @@ import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat import protocol
+from chat.events import LAYER_RECOVERED
 from chat.fanout import LocalFanout, local_fanout
 from chat.groups import LOBBY_GROUP, room_group_name
-from chat.layers import LAYER_RECOVERED
 from tests.unit.communicator import connect, socket_as
 
 pytestmark = pytest.mark.django_db(transaction=True)

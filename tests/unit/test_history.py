@@ -3,9 +3,11 @@
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models.signals import pre_delete, pre_save
 from django.test import Client
 
-from chat import services
+from chat import events, services
 from chat.groups import room_group_name
 from chat.history import histories
 from chat.models import Message
@@ -65,7 +67,7 @@ async def test_a_deletion_sends_the_next_socket_to_the_database(database_reads: 
     ann = await connect("physics")
     await say(ann, "keep", "remove")
     room = await services.aget_or_create_room("physics")
-    assert await services.adelete_message(room, 2)
+    assert await services.apost_deletion(room, 2)
     bob = await connect("physics")
     assert await history_of(bob, 1) == ["keep"]
     await fence("physics", bob)
@@ -98,7 +100,7 @@ async def test_an_edited_message_sends_the_next_socket_to_the_database(database_
         message = Message.objects.get(text="teh answer")
         message.text = "the answer"
         message.save()
-        services.message_changed(message)
+        services.publish_edit(message)
 
     await edit()
     bob = await connect("physics")
@@ -117,6 +119,42 @@ def test_an_edit_in_the_admin_is_announced_to_the_room(admin_client: Client) -> 
         {"author": "ann", "text": "the answer", "client_id": "", "kind": "user"},
     )
     assert response.status_code == 302
-    assert next_event() == {"type": services.HISTORY_CHANGED}
+    assert next_event() == {"type": events.HISTORY_CHANGED}
     message.refresh_from_db()
     assert message.text == "the answer"
+
+
+def test_an_admin_edit_or_deletion_is_announced_only_once_committed(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Announced before the commit, another process could read the row as it was before the change.
+    room = services.get_or_create_room("physics")
+    edited, deleted = (services.save_message(room, "ann", text) for text in ("teh answer", "oops"))
+    committed: list[bool] = []
+
+    def mark_commit(**kwargs: object) -> None:
+        # Registered before the admin's own callbacks: it runs first at the commit.
+        transaction.on_commit(lambda: committed.append(True))
+
+    layer = get_channel_layer()
+    sent: list[tuple[str, bool]] = []
+    send = layer.group_send
+
+    async def group_send_noting_the_commit(group: str, event: dict) -> None:
+        sent.append((event["type"], bool(committed)))
+        await send(group, event)
+
+    monkeypatch.setattr(layer, "group_send", group_send_noting_the_commit)
+    for signal in (pre_save, pre_delete):
+        signal.connect(mark_commit, sender=Message, dispatch_uid="mark-commit")
+    try:
+        change = {"author": "ann", "text": "the answer", "client_id": "", "kind": "user"}
+        assert admin_client.post(f"/admin/chat/message/{edited.pk}/change/", change).status_code == 302
+        assert sent == [(events.HISTORY_CHANGED, True)]
+        sent.clear()
+        committed.clear()
+        assert admin_client.post(f"/admin/chat/message/{deleted.pk}/delete/", {"post": "yes"}).status_code == 302
+        assert sent == [("chat.delete", True)]
+    finally:
+        for signal in (pre_save, pre_delete):
+            signal.disconnect(dispatch_uid="mark-commit", sender=Message)
