@@ -84,15 +84,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """A PostgreSQL of the tests' own, in a temporary folder on a free port; never the machine's."""
-    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "postgres.log", POSTGRES_MAX_CONNECTIONS)
+def running_postgres(log_dir: Path, max_connections: int) -> Iterator[PostgresServer]:
+    """Start a PostgreSQL of the tests' own, yield it, then remove it and its folder."""
+    server = PostgresServer(log_dir / "postgres.log", max_connections)
     try:
         server.start()
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A PostgreSQL of the tests' own, in a temporary folder on a free port; never the machine's."""
+    yield from running_postgres(tmp_path_factory.mktemp("postgres"), POSTGRES_MAX_CONNECTIONS)
 
 
 def migrate(database_url: str) -> str:

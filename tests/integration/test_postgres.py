@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import migrate, start_cluster
+from tests.conftest import migrate, running_postgres, start_cluster
 from tests.servers import DaphneServer, PostgresServer, readiness, wait_for
 
 MAX_CONNECTIONS = 30
@@ -32,12 +32,7 @@ REQUESTS_PER_WAVE = 2 * MAX_CONNECTIONS
 @pytest.fixture(scope="module")
 def small_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     """A PostgreSQL of this module's own, with few connections, so that no other test's processes count."""
-    server = PostgresServer(tmp_path_factory.mktemp("postgres-small") / "postgres.log", MAX_CONNECTIONS)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
+    yield from running_postgres(tmp_path_factory.mktemp("postgres-small"), MAX_CONNECTIONS)
 
 
 def pooled_daphne(log_dir: Path, postgres: PostgresServer, **overrides: str) -> Iterator[DaphneServer]:
