@@ -181,7 +181,7 @@ def post_deletions(messages: list[Message]) -> None:
     for message in messages:
         room_name, message_id = message.room.name, message.room_message_id
         message.delete()
-        transaction.on_commit(lambda r=room_name, m=message_id: async_to_sync(apublish_deletion)(r, m))
+        publish_on_commit(room_group_name(room_name), events.deletion(message_id))
 
 
 def publish_edit(message: Message) -> None:
@@ -189,8 +189,7 @@ def publish_edit(message: Message) -> None:
 
     Sockets opening its room then read it afresh; pages that already show the message keep what they show.
     """
-    room_name = message.room.name
-    transaction.on_commit(lambda: async_to_sync(apublish)(room_name, events.history_changed()))
+    publish_on_commit(room_group_name(message.room.name), events.history_changed())
 
 
 def delete_message(room: Room, message_id: int) -> bool:
