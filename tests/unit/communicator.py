@@ -1,6 +1,5 @@
 """A `WebsocketCommunicator` for tests about messages: it passes over presence and typing frames."""
 
-import json
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -26,15 +25,6 @@ class ChatCommunicator(WebsocketCommunicator):
             frame = await super().receive_json_from(timeout)
             if frame.get("type") not in AMBIENT:
                 return frame
-
-    async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:
-        """True if nothing but ambient frames arrives within `timeout`."""
-        while not await super().receive_nothing(timeout, interval):
-            output = await self.receive_output()
-            if output["type"] != "websocket.send" or json.loads(output.get("text") or "{}").get("type") not in AMBIENT:
-                self.output_queue.put_nowait(output)  # not ambient: leave it for the test to read
-                return False
-        return True
 
 
 # The marker's id: no message has it (ids start at 1), so a page would delete nothing for it.
