@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from chat import limits, protocol, services
+from chat import limits, protocol, selectors, services
 from chat.groups import InvalidRoomName, clean_room_name
 from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
 
@@ -118,4 +118,4 @@ async def post_room_message(request: HttpRequest, room_name: str) -> JsonRespons
             **{"Retry-After": str(math.ceil(wait))},
         )
     message = await services.apost_notification(room_name, text, author)
-    return JsonResponse(services.message_frame(message), status=201)
+    return JsonResponse(selectors.message_frame(message), status=201)

@@ -20,10 +20,9 @@ a room reaches every process's hub, and so every socket of the room.
 
 import asyncio
 import logging
-import weakref
 from typing import Protocol
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 
 from chat import protocol
 
@@ -150,14 +149,3 @@ class LocalFanout:
         """How many local members `group` has."""
         hub = self.hubs.get(group)
         return len(hub.members) if hub else 0
-
-
-_fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout]" = weakref.WeakKeyDictionary()
-
-
-def local_fanout() -> LocalFanout:
-    """This event loop's fan-out, over the default channel layer."""
-    loop = asyncio.get_running_loop()
-    if loop not in _fanouts:
-        _fanouts[loop] = LocalFanout(get_channel_layer())
-    return _fanouts[loop]

@@ -13,13 +13,12 @@ it step aside, and the next socket reads the database and starts a new one.
 
 import asyncio
 import collections
-import weakref
 from collections.abc import Callable
 
 from django.conf import settings
 
-from chat import events, services
-from chat.fanout import local_fanout
+from chat import events, selectors
+from chat.fanout import LocalFanout
 from chat.groups import room_group_name
 from chat.models import Room
 
@@ -27,8 +26,9 @@ from chat.models import Room
 class RoomHistory:
     """The newest messages of one room, as ``chat.message`` frames, for the sockets of this process."""
 
-    def __init__(self, room_name: str, on_stale: Callable[["RoomHistory"], None]) -> None:
+    def __init__(self, room_name: str, fanout: LocalFanout, on_stale: Callable[["RoomHistory"], None]) -> None:
         self.room_name = room_name
+        self.fanout = fanout
         self.group = room_group_name(room_name)
         self.on_stale = on_stale
         self.users = 0
@@ -42,15 +42,15 @@ class RoomHistory:
 
     async def _load(self) -> None:
         # Join first, read second, as a socket does: nothing said in between is missed.
-        await local_fanout().join(self.group, self)
+        await self.fanout.join(self.group, self)
         try:
-            self.room, messages = await services.aopen_room(self.room_name)
+            self.room, messages = await selectors.aopen_room(self.room_name)
         except Exception:
             self._go_stale()
             raise
         self.newest = self.room.last_message_id
         for message in messages:
-            self.frames.append(services.message_frame(message))
+            self.frames.append(selectors.message_frame(message))
             self.newest = max(self.newest, message.room_message_id)
         held, self.held = self.held, None
         for event in held:
@@ -94,40 +94,30 @@ class RoomHistory:
     def _go_stale(self) -> None:
         if self._step_aside():
             # Called while the fan-out hands out an event, so the leaving waits for its own turn.
-            self.leaving = asyncio.ensure_future(local_fanout().leave(self.group, self))
+            self.leaving = asyncio.ensure_future(self.fanout.leave(self.group, self))
 
     async def release(self) -> None:
         """A socket that used this history has gone; the last one takes it out of the Group."""
         self.users -= 1
         if self.users == 0 and self._step_aside():
-            await local_fanout().leave(self.group, self)
+            await self.fanout.leave(self.group, self)
 
 
 class Histories:
     """This process's room histories, by room name."""
 
-    def __init__(self) -> None:
+    def __init__(self, fanout: LocalFanout) -> None:
+        self.fanout = fanout
         self.rooms: dict[str, RoomHistory] = {}
 
     def acquire(self, room_name: str) -> RoomHistory:
         """The room's history, started if needed; call `RoomHistory.release` when the socket goes."""
         history = self.rooms.get(room_name)
         if history is None:
-            history = self.rooms[room_name] = RoomHistory(room_name, self._forget)
+            history = self.rooms[room_name] = RoomHistory(room_name, self.fanout, self._forget)
         history.users += 1
         return history
 
     def _forget(self, history: RoomHistory) -> None:
         if self.rooms.get(history.room_name) is history:
             del self.rooms[history.room_name]
-
-
-_histories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Histories]" = weakref.WeakKeyDictionary()
-
-
-def histories() -> Histories:
-    """This event loop's room histories."""
-    loop = asyncio.get_running_loop()
-    if loop not in _histories:
-        _histories[loop] = Histories()
-    return _histories[loop]

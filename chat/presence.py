@@ -11,7 +11,6 @@ import asyncio
 import logging
 import math
 import time
-import weakref
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
@@ -161,15 +160,9 @@ class RedisPresence:
         return sorted(member.decode() for member in await self.redis.smembers(ROOMS_KEY))
 
 
-_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceStore]" = weakref.WeakKeyDictionary()
-
-
-def store() -> PresenceStore:
-    """This event loop's presence store (Redis connections belong to one loop)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _stores:
-        _stores[loop] = RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
-    return _stores[loop]
+def new_store() -> PresenceStore:
+    """A presence store for one event loop (Redis connections belong to one loop): Redis's, or this process's."""
+    return RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
 
 
 T = TypeVar("T")

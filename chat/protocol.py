@@ -123,9 +123,10 @@ class DeleteMessageIn:
     id: int
 
 
-def parse_client_frame(
-    text: str | None, bytes_data: bytes | None, max_length: int
-) -> ChatMessageIn | DeleteMessageIn | TypingIn | PingIn:
+ClientFrame = ChatMessageIn | DeleteMessageIn | TypingIn | PingIn
+
+
+def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> "ClientFrame":
     """Parse and validate one frame from a client, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")

@@ -1,8 +1,9 @@
-"""What the chat does: rooms, history, and saying something in a room.
+"""What the chat does: saying something in a room, deleting it, and telling everyone.
 
-The only module that writes messages. Views, consumers, commands and other
-code call these functions; each has a sync form and, where async callers need
-it, an ``a``-prefixed async form (as Django's own ORM does).
+The only module that writes messages; `chat.selectors` reads them. Views,
+consumers, commands and other code call these functions; each has a sync form
+and, where async callers need it, an ``a``-prefixed async form (as Django's
+own ORM does).
 
 Names say what a function touches: ``save_*`` and ``delete_*`` only the
 database, ``publish_*`` only the channel layer, ``post_*`` both, the write
@@ -13,55 +14,24 @@ can read it.
 
 import asyncio
 import logging
-import weakref
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 
-from chat import events, metrics, presence, protocol
+from chat import events, metrics, presence, protocol, selectors
 from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
+from chat.process import process_state
+from chat.selectors import aget_or_create_room, get_or_create_room, message_frame
 
 SYSTEM_AUTHOR = "System"
 
 
 logger = logging.getLogger(__name__)
-
-
-def get_or_create_room(name: str) -> Room:
-    """The room called `name` (already clean), created on first use."""
-    room, _ = Room.objects.get_or_create(name=name)
-    return room
-
-
-def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> list[Message]:
-    """The room's newest messages (at most `limit`, all newer than id `after`), oldest first."""
-    limit = settings.CHAT_HISTORY_LENGTH if limit is None else limit
-    newest = list(room.messages.filter(room_message_id__gt=after).order_by("-room_message_id")[:limit])
-    newest.reverse()
-    return newest
-
-
-def open_room(name: str, after: int | None = None) -> tuple[Room, list[Message]]:
-    """The room called `name` (created on first use) and what a socket opening it gets first.
-
-    That is the recent history, or with `after` every message since that id (at
-    most ``CHAT_CATCH_UP_LIMIT``, the newest). One call, so one database round trip from async code.
-    """
-    room = get_or_create_room(name)
-    if after is None:
-        return room, recent_messages(room)
-    return room, recent_messages(room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
-
-
-def messages_between(room: Room, after: int, before: int) -> list[Message]:
-    """The room's messages with ids strictly between `after` and `before`, oldest first."""
-    return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
 
 
 @transaction.atomic
@@ -87,13 +57,6 @@ def save_message(
         text=text,
         client_id=client_id or "",
         kind=kind,
-    )
-
-
-def message_frame(message: Message) -> dict:
-    """The ``chat.message`` frame for a stored message."""
-    return protocol.chat_message(
-        message.room_message_id, message.text, message.author, message.created, str(message.kind)
     )
 
 
@@ -212,22 +175,19 @@ async def apost_deletion(room: Room, message_id: int) -> bool:
 # Joins and leaves in a burst (a class arriving) become one presence list per room,
 # sent this long after the first of them: one list for the room instead of one per join.
 PRESENCE_COALESCE_SECONDS = 0.25
-_presence_due: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task]]" = (
-    weakref.WeakKeyDictionary()
-)
 
 
 async def apublish_presence(room_name: str) -> None:
     """Tell the room who is in it now, and every lobby how many, soon (see `PRESENCE_COALESCE_SECONDS`)."""
-    due = _presence_due.setdefault(asyncio.get_running_loop(), {})
-    if room_name in due and not due[room_name].done():
+    state = process_state()
+    if room_name in state.presence_due and not state.presence_due[room_name].done():
         return
-    due[room_name] = asyncio.create_task(_publish_presence_later(room_name))
+    state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name))
 
 
 async def _publish_presence_later(room_name: str) -> None:
     await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
-    names = await presence.safely(presence.store().names(room_name), None)
+    names = await presence.safely(process_state().presence.names(room_name), None)
     if names is None:
         return
     layer = get_channel_layer()
@@ -242,22 +202,16 @@ async def _publish_presence_later(room_name: str) -> None:
 # message at once, the newest of the ones after it when the interval ends. A lobby shows only
 # the newest time, and a send per message would slow every message of a busy room.
 LOBBY_ACTIVITY_SECONDS = 1.0
-_activity_waiting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, str | None]]" = (
-    weakref.WeakKeyDictionary()
-)
-_intervals: set[asyncio.Task] = set()
 
 
 async def apublish_activity(room_name: str, last_activity: str) -> None:
     """Tell every lobby that `room_name` was active at `last_activity` (see `LOBBY_ACTIVITY_SECONDS`)."""
-    waiting = _activity_waiting.setdefault(asyncio.get_running_loop(), {})
-    if room_name in waiting:
-        waiting[room_name] = last_activity  # the newest goes out when the interval ends
+    state = process_state()
+    if room_name in state.activity_waiting:
+        state.activity_waiting[room_name] = last_activity  # the newest goes out when the interval ends
         return
-    waiting[room_name] = None
-    interval = asyncio.create_task(_end_activity_interval(room_name, waiting))
-    _intervals.add(interval)
-    interval.add_done_callback(_intervals.discard)
+    state.activity_waiting[room_name] = None
+    state.start_timer(_end_activity_interval(room_name, state.activity_waiting))
     await get_channel_layer().group_send(LOBBY_GROUP, events.directory_room(room_name, last_activity=last_activity))
 
 
@@ -276,21 +230,10 @@ async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:
     await apublish(room_name, events.typing(author, socket_id))
 
 
-def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:
-    """The rooms with the newest messages, newest first: name to the time of the last message."""
-    rooms = (
-        Room.objects.annotate(last=Max("messages__created"))
-        .filter(last__isnull=False)
-        .order_by("-last")
-        .values_list("name", "last")[:limit]
-    )
-    return {name: protocol.format_time(last) for name, last in rooms}
-
-
 async def adirectory() -> list[dict]:
     """The lobby's list: rooms with people in them or recent messages, busiest first."""
-    last_activity = await database_sync_to_async(recently_active_rooms)()
-    store = presence.store()
+    last_activity = await selectors.arecently_active_rooms()
+    store = process_state().presence
     rooms = set(last_activity) | set(await presence.safely(store.rooms(), []))
     entries = [
         {
@@ -303,9 +246,3 @@ async def adirectory() -> list[dict]:
     entries.sort(key=lambda entry: entry["last_activity"] or "", reverse=True)
     entries.sort(key=lambda entry: entry["online"], reverse=True)  # stable: busiest first, then most recent
     return entries[:50]
-
-
-aget_or_create_room = database_sync_to_async(get_or_create_room)
-arecent_messages = database_sync_to_async(recent_messages)
-aopen_room = database_sync_to_async(open_room)
-amessages_between = database_sync_to_async(messages_between)

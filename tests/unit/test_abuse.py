@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client, override_settings
 
-from chat import services
+from chat import selectors, services
 from chat.models import Message
 from mysite.asgi import application
 from tests.unit.communicator import (
@@ -163,7 +163,7 @@ async def test_refused_origins_are_logged(caplog: pytest.LogCaptureFixture, orig
 
 
 def test_admin_deletion_reaches_open_pages(admin_client: Client) -> None:
-    room = services.get_or_create_room("lobby")
+    room = selectors.get_or_create_room("lobby")
     message = services.save_message(room, "ann", "rude")
     next_event = room_listener("lobby")
     response = admin_client.post(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})

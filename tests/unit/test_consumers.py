@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
-from chat import services
+from chat import selectors, services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
@@ -68,7 +68,7 @@ async def test_ids_increase_within_each_room() -> None:
 
 
 async def test_a_late_joiner_gets_the_last_50_messages_oldest_first() -> None:
-    room = await services.aget_or_create_room("history")
+    room = await selectors.aget_or_create_room("history")
     for number in range(1, 56):
         await database_sync_to_async(services.save_message)(room, "ann", f"message {number}")
     late = await connect("history")
@@ -81,16 +81,16 @@ async def test_a_late_joiner_gets_the_last_50_messages_oldest_first() -> None:
 
 async def test_a_live_copy_of_a_message_already_in_history_is_dropped() -> None:
     # A message saved between joining the group and reading history arrives both ways.
-    room = await services.aget_or_create_room("race")
+    room = await selectors.aget_or_create_room("race")
     saved = await database_sync_to_async(services.save_message)(room, "ann", "in history")
     late = await connect("race")
     assert (await late.receive_json_from())["message"] == "in history"
     layer = get_channel_layer()
-    await layer.group_send(room_group_name("race"), services.message_frame(saved))
+    await layer.group_send(room_group_name("race"), selectors.message_frame(saved))
     newer = await database_sync_to_async(services.save_message)(room, "ann", "live")
-    await layer.group_send(room_group_name("race"), services.message_frame(newer))
+    await layer.group_send(room_group_name("race"), selectors.message_frame(newer))
     # The next frame is the newer message: the copy sent before it was dropped.
-    assert await late.receive_json_from() == services.message_frame(newer)
+    assert await late.receive_json_from() == selectors.message_frame(newer)
     await late.disconnect()
 
 

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from chat import services
+from chat import selectors, services
 from chat.events import LAYER_RECOVERED
 from chat.groups import room_group_name
 from chat.models import Message
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def save(room_name: str, *texts: str) -> list[Message]:
-    room = await services.aget_or_create_room(room_name)
+    room = await selectors.aget_or_create_room(room_name)
     return [await database_sync_to_async(services.save_message)(room, "ann", text) for text in texts]
 
 
@@ -84,11 +84,11 @@ async def test_a_hole_before_a_live_message_is_filled_from_the_database() -> Non
     ann = await connect("lobby")
     # Three messages stored whose live copies never came (a full queue, say), then a fourth that does.
     saved = await save("lobby", "1", "2", "3", "4")
-    await get_channel_layer().group_send(room_group_name("lobby"), services.message_frame(saved[-1]))
+    await get_channel_layer().group_send(room_group_name("lobby"), selectors.message_frame(saved[-1]))
     assert await receive_ids(ann, 4) == [1, 2, 3, 4]
     # The late live copies of the others are dropped.
     for message in saved[:3]:
-        await get_channel_layer().group_send(room_group_name("lobby"), services.message_frame(message))
+        await get_channel_layer().group_send(room_group_name("lobby"), selectors.message_frame(message))
     await fence("lobby", ann)
     await ann.disconnect()
 

@@ -8,8 +8,9 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat import protocol
 from chat.events import LAYER_RECOVERED
-from chat.fanout import LocalFanout, local_fanout
+from chat.fanout import LocalFanout
 from chat.groups import LOBBY_GROUP, room_group_name
+from chat.process import process_state
 from tests.unit.communicator import connect, socket_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +44,7 @@ async def test_sockets_of_one_process_make_one_group_member() -> None:
     sockets = [await connect("physics") for _ in range(3)]
     layer = get_channel_layer()
     assert len(layer.groups[room_group_name("physics")]) == 1
-    assert local_fanout().members(room_group_name("physics")) == 4, "three sockets and the room's history"
+    assert process_state().fanout.members(room_group_name("physics")) == 4, "three sockets and the room's history"
     for socket in sockets:
         await socket.disconnect()
     assert not layer.groups.get(room_group_name("physics")), "the process leaves with its last socket"

@@ -7,10 +7,10 @@ from django.db import transaction
 from django.db.models.signals import pre_delete, pre_save
 from django.test import Client
 
-from chat import events, services
+from chat import events, selectors, services
 from chat.groups import room_group_name
-from chat.history import histories
 from chat.models import Message
+from chat.process import process_state
 from tests.unit.communicator import ChatCommunicator, connect, fence, room_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,13 +20,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def database_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The rooms whose history was read from the database, in order (the real reads still happen)."""
     reads: list[str] = []
-    real = services.aopen_room
+    real = selectors.aopen_room
 
     async def counted(name: str, after: int | None = None):
         reads.append(name)
         return await real(name, after)
 
-    monkeypatch.setattr(services, "aopen_room", counted)
+    monkeypatch.setattr(selectors, "aopen_room", counted)
     return reads
 
 
@@ -49,7 +49,7 @@ async def test_a_room_this_process_holds_is_not_read_again(database_reads: list[
     assert database_reads == ["physics"], "only the first socket read the database"
     await ann.disconnect()
     await bob.disconnect()
-    assert histories().rooms == {}, "the history goes with the room's last socket"
+    assert process_state().histories.rooms == {}, "the history goes with the room's last socket"
 
 
 async def test_the_history_keeps_only_the_newest_messages(settings, database_reads: list[str]) -> None:
@@ -66,7 +66,7 @@ async def test_the_history_keeps_only_the_newest_messages(settings, database_rea
 async def test_a_deletion_sends_the_next_socket_to_the_database(database_reads: list[str]) -> None:
     ann = await connect("physics")
     await say(ann, "keep", "remove")
-    room = await services.aget_or_create_room("physics")
+    room = await selectors.aget_or_create_room("physics")
     assert await services.apost_deletion(room, 2)
     bob = await connect("physics")
     assert await history_of(bob, 1) == ["keep"]
@@ -78,11 +78,11 @@ async def test_a_deletion_sends_the_next_socket_to_the_database(database_reads: 
 
 async def test_a_message_it_did_not_hear_sends_the_next_socket_to_the_database(database_reads: list[str]) -> None:
     ann = await connect("physics")
-    room = await services.aget_or_create_room("physics")
+    room = await selectors.aget_or_create_room("physics")
     # Stored, but its publication lost; the next one then arrives over a hole.
     await database_sync_to_async(services.save_message)(room, "eve", "unheard")
     later = await database_sync_to_async(services.save_message)(room, "eve", "heard")
-    await get_channel_layer().group_send(room_group_name("physics"), services.message_frame(later))
+    await get_channel_layer().group_send(room_group_name("physics"), selectors.message_frame(later))
     assert await history_of(ann, 2) == ["unheard", "heard"]  # the socket fills the hole itself
     bob = await connect("physics")
     assert await history_of(bob, 2) == ["unheard", "heard"]
@@ -111,7 +111,7 @@ async def test_an_edited_message_sends_the_next_socket_to_the_database(database_
 
 
 def test_an_edit_in_the_admin_is_announced_to_the_room(admin_client: Client) -> None:
-    room = services.get_or_create_room("physics")
+    room = selectors.get_or_create_room("physics")
     message = services.save_message(room, "ann", "teh answer")
     next_event = room_listener("physics")
     response = admin_client.post(
@@ -128,7 +128,7 @@ def test_an_admin_edit_or_deletion_is_announced_only_once_committed(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Announced before the commit, another process could read the row as it was before the change.
-    room = services.get_or_create_room("physics")
+    room = selectors.get_or_create_room("physics")
     edited, deleted = (services.save_message(room, "ann", text) for text in ("teh answer", "oops"))
     committed: list[bool] = []
 

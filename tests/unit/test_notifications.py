@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from chat import protocol, services
+from chat import protocol, selectors, services
 from chat.groups import MENTIONS_GROUP, InvalidRoomName, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
@@ -35,7 +35,7 @@ def test_a_notification_is_stored_and_published_as_a_system_message() -> None:
     event = async_to_sync(layer.receive)(channel)
     assert event["kind"] == "system"
     assert event["message"] == "The lab closes at six."
-    assert services.recent_messages(message.room)[0].kind == "system"
+    assert selectors.recent_messages(message.room)[0].kind == "system"
 
 
 @pytest.mark.django_db(transaction=True)

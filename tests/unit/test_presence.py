@@ -9,8 +9,9 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from chat import presence, services
+from chat import services
 from chat.groups import LOBBY_GROUP
+from chat.process import process_state
 from tests.unit.communicator import socket_as as connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +49,7 @@ async def test_people_in_a_room_are_listed_once_each_and_leave() -> None:
     bob_again = await socket_as("Bob", room("physics"))  # a second tab
     assert (await presence_until(ann, ["Ann", "Bob"]))["count"] == 2
     await bob.disconnect()
-    assert await presence.store().names("physics") == ["Ann", "Bob"], "Bob's other tab is still there"
+    assert await process_state().presence.names("physics") == ["Ann", "Bob"], "Bob's other tab is still there"
     await bob_again.disconnect()
     assert await presence_until(ann, ["Ann"]) == {"type": "presence", "users": ["Ann"], "count": 1}
     await ann.disconnect()
@@ -83,7 +84,7 @@ async def test_an_entry_nobody_refreshes_goes_after_the_ttl_and_live_ones_stay()
     ann = await socket_as("Ann", room("physics"))
     await presence_until(ann, ["Ann"])
     written = time.time()
-    await presence.store().touch("physics", "dead-process-channel", "Ghost")  # a socket whose process died
+    await process_state().presence.touch("physics", "dead-process-channel", "Ghost")  # a socket whose process died
     bob = await socket_as("Bob", room("physics"))  # his arrival tells the room, ghost included
     lists = [(await presence_until(ann, ["Ann", "Bob", "Ghost"]))["users"]]
     # Some heartbeat drops the ghost within one beat of its expiry, and the room hears of it
@@ -143,7 +144,7 @@ async def test_a_busy_room_tells_the_lobby_its_activity_at_once_then_once_per_in
     # Once the room's interval is over with nothing left to tell, a marker through the lobbies' Group
     # comes after anything the interval sent: there must be no third time before it.
     async with asyncio.timeout(2):
-        while "maths" in services._activity_waiting.get(asyncio.get_running_loop(), {}):
+        while "maths" in process_state().activity_waiting:
             await asyncio.sleep(0.01)
     marker = {"type": "room.update", "room": "marker", "online": 0}
     await get_channel_layer().group_send(LOBBY_GROUP, {**marker, "type": "directory.room"})

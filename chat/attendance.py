@@ -1,0 +1,57 @@
+"""One socket's presence in a room, from its arrival to its departure.
+
+The socket's entry in the presence store (`chat.presence`) is made when it
+arrives, told to the room, refreshed by a heartbeat beside the socket, and
+removed when it goes. The heartbeat keeps the entries of live processes
+fresh, so that only those of dead processes expire.
+"""
+
+import asyncio
+import logging
+
+from django.conf import settings
+
+from chat import presence, services
+from chat.process import process_state
+
+logger = logging.getLogger(__name__)
+
+
+class Attendance:
+    """One socket's presence entry in one room, under one name."""
+
+    __slots__ = ("room_name", "socket_id", "name", "heartbeat")
+
+    def __init__(self, room_name: str, socket_id: str, name: str) -> None:
+        self.room_name = room_name
+        self.socket_id = socket_id
+        self.name = name
+        self.heartbeat: asyncio.Task | None = None
+
+    async def arrive(self) -> None:
+        """Be present, tell the room, and keep the entry fresh until `leave`."""
+        await self._touch(announce=True)
+        self.heartbeat = asyncio.create_task(self._stay())
+
+    async def leave(self) -> None:
+        """Stop the heartbeat, remove the entry and tell the room; safe to call before `arrive` finished."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        store = process_state().presence
+        await presence.safely(store.remove(self.room_name, self.socket_id, self.name), None)
+        await services.apublish_presence(self.room_name)
+
+    async def _touch(self, announce: bool = False) -> None:
+        """Refresh the entry; tell the room when it is new or entries expired."""
+        store = process_state().presence
+        dropped = await presence.safely(store.touch(self.room_name, self.socket_id, self.name), 0)
+        if dropped or announce:
+            await services.apublish_presence(self.room_name)
+
+    async def _stay(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_PRESENCE_HEARTBEAT)
+            try:
+                await self._touch()
+            except Exception:  # a heartbeat must outlive a bad moment (the layer being away, say)
+                logger.warning("Presence heartbeat failed in room %r", self.room_name, exc_info=True)

@@ -1,0 +1,52 @@
+"""What this process keeps for its sockets, on one object per event loop.
+
+Redis connections, tasks and futures belong to the event loop that made them.
+Daphne runs one loop, but tests and management commands may run several in
+turn. So, as channels-redis keeps its per-loop state on one object, all that
+a process shares between its sockets hangs off one `ProcessState` per loop:
+made on first use, gone with its loop.
+"""
+
+import asyncio
+import weakref
+from collections.abc import Coroutine
+
+from channels.layers import get_channel_layer
+
+from chat import presence
+from chat.fanout import LocalFanout
+from chat.history import Histories
+
+
+class ProcessState:
+    """The hubs, the room histories, the presence store and the timers of one event loop."""
+
+    def __init__(self) -> None:
+        self.fanout = LocalFanout(get_channel_layer())
+        self.histories = Histories(self.fanout)
+        self.presence = presence.new_store()
+        # Rooms whose presence list goes out soon (`services.apublish_presence`).
+        self.presence_due: dict[str, asyncio.Task] = {}
+        # Rooms inside a lobby-activity interval, with the newest time to send when it ends
+        # (`services.apublish_activity`).
+        self.activity_waiting: dict[str, str | None] = {}
+        self.timers: set[asyncio.Task] = set()
+
+    def start_timer(self, coroutine: Coroutine) -> asyncio.Task:
+        """Run `coroutine` beside the sockets; held here, as the loop itself keeps only a weak reference."""
+        task = asyncio.create_task(coroutine)
+        self.timers.add(task)
+        task.add_done_callback(self.timers.discard)
+        return task
+
+
+_states: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessState]" = weakref.WeakKeyDictionary()
+
+
+def process_state() -> ProcessState:
+    """This event loop's state, made on first use."""
+    loop = asyncio.get_running_loop()
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = ProcessState()
+    return state
