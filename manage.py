@@ -13,7 +13,7 @@ def main() -> None:
     try:
         from django.core.exceptions import ImproperlyConfigured
         from django.core.management import execute_from_command_line
-        from django.db import OperationalError
+        from django.db import OperationalError, ProgrammingError
     except ImportError:
         sys.exit(
             f"Django is not installed for {sys.executable}. Run manage.py in the project's virtualenv: "
@@ -29,8 +29,12 @@ def main() -> None:
         sys.exit(
             f"manage.py: {one_line(exc)} Settings come from the environment: see the README's configuration table."
         )
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         if "--traceback" in sys.argv:
+            raise
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            sys.exit(f"manage.py: the database has no tables yet: {one_line(exc)} Run `manage.py migrate` first.")
+        if isinstance(exc, ProgrammingError):
             raise
         sys.exit(f"manage.py: the database could not be reached: {one_line(exc)} Check DATABASE_URL.")
 

@@ -142,8 +142,8 @@ class ChatConsumer(FrameConsumer):
     which calls `group_event` for each event: no channel of its own. Then it
     sends the history (or, with ``after``, what came since) and goes live; what
     the Group delivers reaches the socket in order, each message once
-    (`chat.delivery`). Each frame it receives is checked, saved, acknowledged
-    and published.
+    (`chat.delivery`). Each frame it receives is checked, then saved, published
+    and acknowledged.
     """
 
     # Channels gives a consumer no channel when its alias names no layer; the

@@ -2,8 +2,9 @@
 
 Beside the wire frames of `chat.protocol`, each event type is defined here
 once, with the function that builds it. An event's ``type`` names the
-consumer method that handles it (``chat.delete`` → ``chat_delete``), as in
-Channels. docs/protocol.md has the same table.
+method that handles it (``chat.delete`` → ``ChatConsumer.chat_delete``), as in
+Channels; ``chat.message`` and ``layer.recovered`` are handled by the socket's
+`chat.delivery.Delivery` before that. docs/protocol.md has the same table.
 
 Each event, who sends it, to which Group, and the frame it becomes:
 

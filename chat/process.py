@@ -2,9 +2,10 @@
 
 Redis connections, tasks and futures belong to the event loop that made them.
 Daphne runs one loop, but tests and management commands may run several in
-turn. So, as channels-redis keeps its per-loop state on one object, all that
-a process shares between its sockets hangs off one `ProcessState` per loop:
-made on first use, gone with its loop.
+turn. So, as channels-redis keeps its per-loop state on one object, what a
+process shares between its sockets that belongs to a loop hangs off one
+`ProcessState` per loop: made on first use, gone with its loop. (The counts
+per client address in `chat.limits` hold no loop's objects and stay plain.)
 """
 
 import asyncio

@@ -1,6 +1,7 @@
 """What the chat reads: rooms, their messages, and a stored message as its frame.
 
-Reading only; `chat.services` writes. Each function has an ``a``-prefixed
+Reading only, but for a room made on first use (`get_or_create_room`);
+`chat.services` writes messages. Each function has an ``a``-prefixed
 async form where async callers need it, as in `chat.services`.
 """
 

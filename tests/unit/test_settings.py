@@ -87,3 +87,12 @@ def test_manage_py_outside_the_virtualenv_says_where_django_is() -> None:
     assert result.returncode != 0
     assert ".venv/bin/python manage.py" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_without_tables_says_to_migrate(tmp_path) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    result = manage("clearsessions", DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{empty}")
+    assert result.returncode != 0
+    assert "Run `manage.py migrate` first" in result.stderr
+    assert "could not be reached" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
