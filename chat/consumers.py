@@ -1,11 +1,14 @@
 """WebSocket consumers: thin edges that parse, call the services and send."""
 
+import contextlib
 import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -25,11 +28,6 @@ logger = logging.getLogger(__name__)
 # raises Disconnected; the ASGI spec asks servers for an OSError.
 SOCKET_GONE = (Disconnected, OSError)
 
-# Heartbeat pings a socket may send without spending its rate limit: on average per second, and at once.
-# Pages ping every CHAT_CLIENT_HEARTBEAT seconds, at least 1; pings beyond this count like any frame.
-PING_RATE = 1.0
-PING_BURST = 3
-
 
 class FrameConsumer(AsyncWebsocketConsumer):
     """Sends protocol frames, and lets go of what it holds however it ends.
@@ -38,7 +36,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
     whatever ends the consumer: a close, an exception, or the server cancelling it.
     """
 
-    rate: limits.TokenBucket | None = None  # set once the client is admitted
+    allowance: limits.FrameAllowance | None = None  # set once the client is admitted; None again once closing
+    address = "unknown"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -46,10 +45,33 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def __call__(self, scope: dict, receive: object, send: object) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            if self.channel_layer_alias is None:
+                await self.serve(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
         finally:
             # Also when Daphne cancels a consumer that was slow to finish, and disconnect never runs.
             await self.cleanup.run()
+
+    async def serve(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: object) -> None:
+        """Channels' consumer loop for a consumer without a channel, minus a task and a wait per message.
+
+        Channels hands each message to `dispatch` through a new task and an
+        `asyncio.wait`, so a consumer takes one message per turn of the event
+        loop or two, while Daphne reads up to 64 KiB of frames a turn: 8,192 of
+        the smallest. A flood then piled up in Daphne's queue however early the
+        consumer meant to cut it off (measured: a socket sending ``{}`` without
+        pause for 8 s had not had its 31st frame read 3 s after that, and the
+        process had grown by 140 MiB). Awaiting `receive` itself takes every
+        frame waiting at once, without yielding to the loop: the same socket is
+        cut off within a second, and the process grows by 2 to 4 MiB.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def disconnect(self, code: int) -> None:
         await self.cleanup.run()
@@ -67,9 +89,39 @@ class FrameConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def websocket_connect(self, message: dict) -> None:
+        """Count the handshake against the client's address first, whatever the path; then `connect`."""
+        self.address = (self.scope.get("client") or ["unknown"])[0]
+        if await self.admit_handshake():
+            await super().websocket_connect(message)
+
+    async def admit_handshake(self) -> bool:
+        """Whether the client's address may open a socket now; else refuse this one, saying why the first time.
+
+        The first socket refused in a run is accepted to be told why and how
+        long to wait, then closed; the others of the run are refused before
+        they open (Daphne answers 403): a refused socket that was accepted can
+        be sent frames until its closing handshake times out, a second.
+        """
+        handshakes = self.handshakes()
+        if handshakes.take():
+            return True
+        if handshakes.refusals > 1:
+            await self.close()
+            return False
+        logger.warning("Refused sockets from %s: it opens them faster than the handshake limit.", self.address)
+        await self.accept()
+        await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
+        await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
+        return False
+
+    def handshakes(self) -> limits.TokenBucket:
+        """The bucket of handshakes of this socket's client address (CHAT_HANDSHAKE_RATE, CHAT_HANDSHAKE_BURST)."""
+        return limits.handshakes.bucket(self.address, settings.CHAT_HANDSHAKE_RATE, settings.CHAT_HANDSHAKE_BURST)
+
     async def admit_client(self) -> bool:
-        """Hold one of the client address's sockets and give the socket its rate limits; False if refused."""
-        address = (self.scope.get("client") or ["unknown"])[0]
+        """Hold one of the client address's sockets and give the socket its frame limits; False if refused."""
+        address = self.address
         if not limits.connections.acquire(address, settings.CHAT_MAX_CONNECTIONS_PER_IP):
             open_already = limits.connections.open[address]
             logger.warning("Refused a socket from %s: it has %d open already.", address, open_already)
@@ -79,23 +131,26 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.cleanup.add(functools.partial(limits.connections.release, address))
         metrics.OPEN_SOCKETS.inc()
         self.cleanup.add(metrics.OPEN_SOCKETS.dec)
-        self.rate = limits.TokenBucket(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
-        self.pings = limits.TokenBucket(PING_RATE, PING_BURST)
+        self.allowance = limits.FrameAllowance(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
         return True
 
     # --8<-- [start:receive]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.rate is None:
-            return  # a refused socket, closing
+        allowance = self.allowance
+        if allowance is None:
+            return  # a refused socket, or one closed for flooding: dropped unread
         # A heartbeat has an allowance of its own, so a page's pings never get its messages refused.
-        if protocol.is_ping(text_data) and self.pings.take():
+        if protocol.is_ping(text_data) and allowance.ping():
             await self.send_frame(protocol.pong())
             return
         # The rate is checked before the frame is parsed: a refused frame costs no parsing.
-        if not self.rate.take():
-            wait = self.rate.seconds_until_next()
-            client_id = protocol.claimed_client_id(text_data, settings.CHAT_MAX_MESSAGE_LENGTH)
-            await self.send_frame(protocol.rate_limited(wait, client_id))
+        if not allowance.take():
+            if allowance.refuse():
+                wait = allowance.frames.seconds_until_next()
+                client_id = protocol.claimed_client_id(text_data, settings.CHAT_MAX_MESSAGE_LENGTH)
+                await self.send_frame(protocol.rate_limited(wait, client_id))
+            else:  # it went on sending regardless of being told to wait
+                await self.close_for_policy(protocol.FLOODING, "Too many frames after being told to wait; closing.")
             return
         try:
             frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
@@ -127,6 +182,22 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, code: str, detail: str, client_id: str | None = None) -> None:
         await self.send_frame(protocol.error(code, detail, client_id))
+
+    async def close_for_policy(self, code: str, detail: str) -> None:
+        """Tell the client why and close with CLOSE_POLICY_VIOLATION; what it sends from now on is dropped unread.
+
+        Daphne goes on reading and passing frames until the closing handshake
+        is over (a second at most, for a client that does not answer it), and
+        that costs it far more than `receive` dropping them does. So a client
+        cut off must not come straight back: its address's handshake budget is
+        emptied, and its next socket waits CHAT_HANDSHAKE_BURST / CHAT_HANDSHAKE_RATE
+        seconds (10). Sockets already open from the address are not touched.
+        """
+        self.allowance = None
+        self.handshakes().empty()
+        logger.warning("Closed a socket from %s: %s", self.address, code)
+        await self.send_error(code, detail)
+        await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
 
     async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
         """Tell the client why, then close with an application close code rather than a server error."""
@@ -185,6 +256,9 @@ class ChatConsumer(FrameConsumer):
             await self.send_error(exc.code, exc.detail)
             after = None
         self.room, frames = await self.first_frames(room_name, after)
+        # A catch-up longer than the history counts as more handshakes: a reconnect loop with
+        # ?after=0 to a long room soon waits for the address's budget.
+        self.handshakes().charge(limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(room_name, self.socket_id, self.author)
@@ -284,17 +358,27 @@ class LobbyConsumer(FrameConsumer):
     """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
 
     async def connect(self) -> None:
+        if not await self.admit_client():
+            return
         await self.channel_layer.group_add(LOBBY_GROUP, self.channel_name)
         self.cleanup.add(functools.partial(self.channel_layer.group_discard, LOBBY_GROUP, self.channel_name))
         await self.accept()
         await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory()})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """The page's heartbeat, a ``ping``, gets a ``pong``; any other frame an error."""
-        if protocol.is_ping(text_data):
+        """The page's heartbeat, a ``ping`` within its allowance, gets a ``pong``; any other frame closes the socket.
+
+        The lobby's page sends nothing else, so anything else is not a page of ours.
+        """
+        allowance = self.allowance
+        if allowance is None:
+            return  # a refused socket, closing
+        if not protocol.is_ping(text_data):
+            await self.close_for_policy(protocol.UNKNOWN_TYPE, "The lobby socket takes no frames but ping; closing.")
+        elif allowance.ping():
             await self.send_frame(protocol.pong())
         else:
-            await self.send_error(protocol.UNKNOWN_TYPE, "The lobby socket only sends; it takes no frames but ping.")
+            await self.close_for_policy(protocol.FLOODING, "Too many pings; closing.")
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: the whole directory again, as it is now."""

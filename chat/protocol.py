@@ -20,9 +20,10 @@ Server to client::
     {"type": "error", "code": "rate_limited", "detail": "...", "client_id": "k3x9...", "retry_after": 0.2}
 
 An error about a ``chat.message`` frame names its ``client_id`` (when it had a
-valid one); ``rate_limited`` also says how many seconds to wait, ``retry_after``.
+valid one); ``rate_limited`` and ``too_many_handshakes`` also say how many
+seconds to wait, ``retry_after``.
 
-On ``ws/lobby/``, server to client only (it takes ``ping`` frames, nothing else)::
+On ``ws/lobby/``, server to client only (it takes ``ping`` frames; any other closes it)::
 
     {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
     {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity"
@@ -57,6 +58,13 @@ PONG = "pong"
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+# Too many sockets opened from the address lately (a rate, where 4429 is a count): 420 was the
+# status code of a rate limit before 429 was defined. Reconnect after the error's retry_after.
+CLOSE_TOO_MANY_HANDSHAKES = 4420
+# The client broke the socket's rules (flooding; frames on the lobby's socket): RFC 6455's 1008,
+# "policy violation", moved into the application range, because Daphne (through autobahn) lets
+# an application close with 1000 or 3000-4999 only.
+CLOSE_POLICY_VIOLATION = 4008
 # The person logged out or their account changed: reconnect, as who they are now.
 CLOSE_ACCOUNT_CHANGED = 4001
 
@@ -75,6 +83,8 @@ INVALID_CHARACTERS = "invalid_characters"
 INVALID_QUERY = "invalid_query"
 RATE_LIMITED = "rate_limited"
 TOO_MANY_CONNECTIONS = "too_many_connections"
+TOO_MANY_HANDSHAKES = "too_many_handshakes"
+FLOODING = "flooding"
 NOT_SAVED = "not_saved"
 FORBIDDEN = "forbidden"
 ACCOUNT_CHANGED_ERROR = "account_changed"
@@ -308,10 +318,23 @@ def error(code: str, detail: str, client_id: str | None = None) -> dict[str, Any
 
 def rate_limited(retry_after: float, client_id: str | None = None) -> dict[str, Any]:
     """The ``rate_limited`` error: send the refused frame (`client_id`'s message) again in `retry_after` seconds."""
-    seconds = max(math.ceil(retry_after * 1000) / 1000, 0.001)  # up to the next millisecond, never 0
+    seconds = _retry_seconds(retry_after)
     frame = error(RATE_LIMITED, f"Too many messages; wait {seconds:g} s and send again.", client_id)
     frame["retry_after"] = seconds
     return frame
+
+
+def too_many_handshakes(retry_after: float) -> dict[str, Any]:
+    """The ``too_many_handshakes`` error: connect again in `retry_after` seconds."""
+    seconds = _retry_seconds(retry_after)
+    detail = f"Too many connections opened from your address lately; wait {seconds:g} s and connect again."
+    frame = error(TOO_MANY_HANDSHAKES, detail)
+    frame["retry_after"] = seconds
+    return frame
+
+
+def _retry_seconds(retry_after: float) -> float:
+    return max(math.ceil(retry_after * 1000) / 1000, 0.001)  # up to the next millisecond, never 0
 
 
 def pong() -> dict[str, Any]:

@@ -28,7 +28,7 @@ if os.environ.get("CI"):
 API_TOKEN = "tests-only-api-token-0123456789"
 
 # Load tests switch the per-socket limits off, as `bench/` does.
-NO_LIMITS = {"CHAT_RATE_LIMIT": "0", "CHAT_MAX_CONNECTIONS_PER_IP": "0"}
+NO_LIMITS = {"CHAT_RATE_LIMIT": "0", "CHAT_MAX_CONNECTIONS_PER_IP": "0", "CHAT_HANDSHAKE_RATE": "0"}
 
 # The tests' PostgreSQL admits few connections, so that a process holding more than its
 # pool allows runs out at once. A dozen processes (the clusters, gunicorn, commands) with

@@ -4,8 +4,14 @@
 // nothing, and browsers expose no WebSocket ping to JavaScript.
 
 const CLOSE_NOT_FOUND = 4404;
+// Closed for breaking the socket's rules (sending too much): whatever made this page do it, it
+// comes back at the slowest pace of the backoff, not at once.
+const CLOSE_POLICY_VIOLATION = 4008;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
+const SLOWEST_ATTEMPT = Math.ceil(Math.log2(MAX_DELAY_MS / FIRST_DELAY_MS));
+// The longest wait the page takes from the server's retry_after.
+const LONGEST_WAIT_MS = 60000;
 const PING = JSON.stringify({ type: "ping" });
 
 // What the server tells the page's socket code, from the page's #socket-settings
@@ -52,6 +58,7 @@ export class RoomConnection {
     this.socket = null;
     this.heard = false; // the socket opened or received something since the last beat
     this.attempt = 0;
+    this.notBefore = 0; // Date.now() before which no reconnect goes: the server said how long to wait
     this.timers = [];
     retryButton.addEventListener("click", () => this.open());
     // The network is back: a socket still trying (maybe on the old network) starts afresh now.
@@ -100,6 +107,7 @@ export class RoomConnection {
       if (event.code === CLOSE_NOT_FOUND) {
         this.showState("closed", "Disconnected: the server refused this page's connection.");
       } else {
+        if (event.code === CLOSE_POLICY_VIOLATION) this.attempt = Math.max(this.attempt, SLOWEST_ATTEMPT);
         this.scheduleReconnect();
       }
     });
@@ -125,7 +133,8 @@ export class RoomConnection {
   }
 
   scheduleReconnect() {
-    const due = Date.now() + reconnectDelay(this.attempt);
+    // Not before the wait the server named (too many sockets opened from this address lately), if it named one.
+    const due = Math.max(Date.now() + reconnectDelay(this.attempt), this.notBefore);
     this.attempt += 1;
     const countdown = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
@@ -147,6 +156,9 @@ export class RoomConnection {
       frame = JSON.parse(data);
     } catch {
       return; // Not ours to understand; the protocol only sends JSON.
+    }
+    if (frame?.type === "error" && frame.code === "too_many_handshakes" && Number.isFinite(frame.retry_after)) {
+      this.notBefore = Date.now() + Math.min(Math.max(frame.retry_after * 1000, 0), LONGEST_WAIT_MS);
     }
     if (frame && typeof frame === "object" && frame.type !== "pong") this.onFrame(frame);
   }
