@@ -264,6 +264,10 @@ if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:
     raise ImproperlyConfigured("CHAT_API_TOKEN is too short to be a secret: use 20 or more random characters.")
 # Open sockets per client address, per Daphne process. 0 switches the limit off.
 CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
+# New rooms (a first message in a room nobody has spoken in) per client address and hour, per
+# Daphne process. Opening a room stores nothing; its first message stores a row that stays.
+# 0 switches the limit off.
+CHAT_NEW_ROOMS_PER_IP = env_int("CHAT_NEW_ROOMS_PER_IP", 30)
 # Pages ping their socket every CHAT_CLIENT_HEARTBEAT seconds, and take it for dead (and reconnect)
 # when a ping brings nothing back by the next one, or a new socket is not open within that time.
 # So a silently dropped connection is noticed within two heartbeats. 0 switches the heartbeat off.

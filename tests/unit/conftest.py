@@ -10,7 +10,9 @@ def fresh_process_state():
     channel_layers.backends.clear()
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
+    limits.new_rooms.counts.clear()
     yield
     channel_layers.backends.clear()
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
+    limits.new_rooms.counts.clear()

@@ -1,4 +1,4 @@
-from chat.limits import ConnectionCounter, TokenBucket
+from chat.limits import ConnectionCounter, HourlyCounter, TokenBucket
 
 
 class FakeClock:
@@ -46,3 +46,22 @@ def test_connections_are_counted_per_address() -> None:
 def test_a_connection_limit_of_zero_switches_it_off() -> None:
     counter = ConnectionCounter()
     assert all(counter.acquire("10.0.0.1", 0) for _ in range(1000))
+
+
+def test_an_hourly_count_is_per_key_and_starts_again_with_the_next_hour() -> None:
+    clock = FakeClock()
+    rooms = HourlyCounter(clock)
+    assert [rooms.take("10.0.0.1", 2) for _ in range(3)] == [True, True, False]
+    assert rooms.take("10.0.0.2", 2)
+    clock.now += 3599
+    assert not rooms.take("10.0.0.1", 2)
+    assert rooms.seconds_left() == 1
+    clock.now += 1
+    assert rooms.take("10.0.0.1", 2)
+    assert dict(rooms.counts) == {"10.0.0.1": 1}, "the past hour's keys are gone"
+
+
+def test_an_hourly_limit_of_zero_switches_it_off() -> None:
+    rooms = HourlyCounter(FakeClock())
+    assert all(rooms.take("10.0.0.1", 0) for _ in range(100))
+    assert not rooms.counts
