@@ -17,7 +17,7 @@ NGINX := nginx:/usr/sbin/nginx
 # The server's own path names its version (/usr/lib/postgresql/<version>/bin); postgresql-common,
 # which every server version depends on, ships pg_ctlcluster at a path that stays put.
 POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
-TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium \
+TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
 .PHONY: bench docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx

@@ -90,6 +90,7 @@ def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, 
         "CHAT_RATE_LIMIT": "0",
         "CHAT_MAX_CONNECTIONS_PER_IP": "0",
         "CHAT_HANDSHAKE_RATE": "0",
+        "CHAT_NEW_ROOMS_PER_IP": "0",
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT, env=os.environ | project_env, check=True

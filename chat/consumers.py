@@ -91,7 +91,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict) -> None:
         """Count the handshake against the client's address first, whatever the path; then `connect`."""
-        self.address = (self.scope.get("client") or ["unknown"])[0]
+        self.address = limits.client_address(self.scope)
         if await self.admit_handshake():
             await super().websocket_connect(message)
 
@@ -233,7 +233,7 @@ class ChatConsumer(FrameConsumer):
             return
         self.user = self.scope.get("user")
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        self.author = display_name(self.user, self.scope.get("session")) or new_guest_name()
+        self.author = display_name(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest_name()
         self.room_group = room_group_name(room_name)
         self.delivery = Delivery(
             send_text=self.send_text,
@@ -308,7 +308,12 @@ class ChatConsumer(FrameConsumer):
 
     async def post_message(self, frame: protocol.ChatMessageIn) -> None:
         try:
-            message = await services.apost_message(self.room, self.author, frame.message, frame.client_id)
+            message = await services.apost_message(
+                self.room, self.author, frame.message, frame.client_id, client_address=self.address
+            )
+        except protocol.ProtocolError as exc:  # a new room past the address's allowance
+            await self.send_error(exc.code, exc.detail, exc.client_id)
+            return
         except DatabaseError as exc:
             logger.error("Could not store a message in room %r: %s", self.room.name, exc)
             detail = "The message could not be stored; nobody got it. Send it again."

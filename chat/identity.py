@@ -7,6 +7,11 @@ from typing import Any
 
 DISPLAY_NAME_MAX_LENGTH = 32
 SESSION_KEY = "display_name"
+# A guest who hasn't chosen a name keeps the one made for them in this cookie, not in a session:
+# a session row per visitor would let every cookie-less request store one for two weeks.
+GUEST_COOKIE = "chat_guest"
+
+_GUEST_NAME = re.compile(r"guest-[0-9a-f]{6}")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -36,10 +41,15 @@ def clean_display_name(raw: str) -> str:
     return name
 
 
-def display_name(user: Any, session: Mapping[str, Any] | None) -> str | None:
-    """The name to show for this person: the username when logged in, else the session's choice."""
+def display_name(user: Any, session: Mapping[str, Any] | None, cookies: Mapping[str, str] | None = None) -> str | None:
+    """The name to show: the username when logged in, else the session's choice, else the guest cookie's.
+
+    The cookie counts only when it holds a name `new_guest_name` could have made.
+    """
     if user is not None and user.is_authenticated:
         return user.get_username()
-    if session is not None:
-        return session.get(SESSION_KEY)
-    return None
+    chosen = session.get(SESSION_KEY) if session is not None else None
+    if chosen:
+        return chosen
+    guest = (cookies or {}).get(GUEST_COOKIE, "")
+    return guest if _GUEST_NAME.fullmatch(guest) else None

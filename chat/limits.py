@@ -1,4 +1,4 @@
-"""Limits on what one client may do: frames per second, sockets per address, handshakes per address."""
+"""Limits on what one client may do: frames per second, sockets, handshakes and new rooms per address."""
 
 import collections
 import time
@@ -116,6 +116,46 @@ class ConnectionCounter:
 
 
 connections = ConnectionCounter()
+
+
+def client_address(scope: dict) -> str:
+    """The socket's client address, as Daphne gives it (the proxy's X-Forwarded-For with --proxy-headers)."""
+    return (scope.get("client") or ["unknown"])[0]
+
+
+class HourlyCounter:
+    """Actions per key within the current hour of this process; a limit of 0 switches it off.
+
+    Every count starts again when the hour is over, so it holds an entry only
+    for each key that acted within the hour: bounded by what those keys did.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, seconds: float = 3600) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.hour_ends = clock() + seconds
+
+    def take(self, key: str, limit: int) -> bool:
+        """Count one action of `key`; False, counting nothing, when it has had `limit` this hour."""
+        if limit <= 0:
+            return True
+        now = self.clock()
+        if now >= self.hour_ends:
+            self.counts.clear()
+            self.hour_ends = now + self.seconds
+        if self.counts[key] >= limit:
+            return False
+        self.counts[key] += 1
+        return True
+
+    def seconds_left(self) -> float:
+        """How long until the counts start again."""
+        return max(self.hour_ends - self.clock(), 0.0)
+
+
+# Rooms stored by a client's first message in them, per client address (`services.apost_message`).
+new_rooms = HourlyCounter()
 
 
 class RateLimiter:

@@ -19,8 +19,40 @@ def get_or_create_room(name: str) -> Room:
     return room
 
 
+def room_named(name: str) -> Room:
+    """The room called `name` (already clean): its row, or an unsaved `Room` (no id) if nothing was ever said in it.
+
+    Opening a room stores nothing: its first message does (`services.save_message`),
+    so a client opening rooms by the thousand leaves no row behind.
+    """
+    return Room.objects.filter(name=name).first() or Room(name=name)
+
+
+def stored_room(room: Room) -> Room | None:
+    """`room` if it has a row; None if it still has none.
+
+    A room that had no row when a socket opened it may have one now (somebody
+    said something since, on any process): it is looked up again, and `room`
+    takes its id, so later calls ask the database nothing.
+    """
+    if room.pk is None:
+        pk = Room.objects.filter(name=room.name).values_list("pk", flat=True).first()
+        if pk is None:
+            return None
+        take_id(room, pk)
+    return room
+
+
+def take_id(room: Room, pk: int) -> None:
+    """Give `room`, opened before it had a row, the id of the row stored since."""
+    room.pk = pk
+    room._state.adding = False
+
+
 def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> list[Message]:
     """The room's newest messages (at most `limit`, all newer than id `after`), oldest first."""
+    if stored_room(room) is None:
+        return []
     limit = settings.CHAT_HISTORY_LENGTH if limit is None else limit
     newest = list(room.messages.filter(room_message_id__gt=after).order_by("-room_message_id")[:limit])
     newest.reverse()
@@ -28,12 +60,15 @@ def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> lis
 
 
 def open_room(name: str, after: int | None = None) -> tuple[Room, list[Message]]:
-    """The room called `name` (created on first use) and what a socket opening it gets first.
+    """The room called `name` (see `room_named`) and what a socket opening it gets first.
 
     That is the recent history, or with `after` every message since that id (at
     most ``CHAT_CATCH_UP_LIMIT``, the newest). One call, so one database round trip from async code.
+    A room without a row has no messages, and gets no row.
     """
-    room = get_or_create_room(name)
+    room = room_named(name)
+    if room.pk is None:
+        return room, []
     if after is None:
         return room, recent_messages(room)
     return room, recent_messages(room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
@@ -41,6 +76,8 @@ def open_room(name: str, after: int | None = None) -> tuple[Room, list[Message]]
 
 def messages_between(room: Room, after: int, before: int) -> list[Message]:
     """The room's messages with ids strictly between `after` and `before`, oldest first."""
+    if stored_room(room) is None:
+        return []
     return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
 
 
@@ -74,7 +111,9 @@ def catch_up_frames(room: Room, after: int) -> list[dict]:
 
 aget_or_create_room = database_sync_to_async(get_or_create_room)
 arecent_messages = database_sync_to_async(recent_messages)
+aroom_named = database_sync_to_async(room_named)
 aopen_room = database_sync_to_async(open_room)
+astored_room = database_sync_to_async(stored_room)
 amessages_between = database_sync_to_async(messages_between)
 arecently_active_rooms = database_sync_to_async(recently_active_rooms)
 aframes_between = database_sync_to_async(frames_between)

@@ -13,7 +13,9 @@ can read it.
 """
 
 import asyncio
+import functools
 import logging
+import math
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -21,12 +23,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from chat import events, metrics, presence, protocol, selectors
+from chat import events, limits, metrics, presence, protocol, selectors
 from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message, Room
 from chat.process import process_state
-from chat.selectors import aget_or_create_room, get_or_create_room, message_frame
+from chat.selectors import message_frame
 
 SYSTEM_AUTHOR = "System"
 
@@ -41,9 +43,13 @@ def save_message(
     """Store a message under the room's next id; a client id already stored returns that message instead.
 
     Locking the room's row until commit means ids in a room follow commit order
-    and have no holes, even with many processes writing at once.
+    and have no holes, even with many processes writing at once. A room's first
+    message stores the room; opening one stores nothing.
     """
-    locked = Room.objects.select_for_update().get(pk=room.pk)
+    locked = _lock_room(room)
+    if room.pk != locked.pk:
+        # Only once committed: a rolled-back first message leaves the room without a row again.
+        transaction.on_commit(functools.partial(selectors.take_id, room, locked.pk))
     if client_id:
         existing = locked.messages.filter(client_id=client_id).first()
         if existing is not None:
@@ -51,13 +57,23 @@ def save_message(
     locked.last_message_id += 1
     locked.save(update_fields=["last_message_id"])
     return Message.objects.create(
-        room=room,
+        room=locked,
         room_message_id=locked.last_message_id,
         author=author,
         text=text,
         client_id=client_id or "",
         kind=kind,
     )
+
+
+def _lock_room(room: Room) -> Room:
+    """The room's row, locked until the transaction ends; stored now if nothing was said in the room yet."""
+    if room.pk is not None:
+        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+        if locked is not None:
+            return locked
+    Room.objects.get_or_create(name=room.name)
+    return Room.objects.select_for_update().get(name=room.name)
 
 
 # --8<-- [start:publish]
@@ -91,19 +107,44 @@ async def apublish_message(room: Room, message: Message) -> None:
 
 # --8<-- [start:post-message]
 async def apost_message(
-    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+    room: Room,
+    author: str,
+    text: str,
+    client_id: str | None = None,
+    kind: str = Message.Kind.USER,
+    *,
+    client_address: str | None = None,
 ) -> Message:
     """Save a message, then fan it out. Saved first, so history never misses a delivered message.
 
     A resend (same `client_id`) is published again: it may be the original's
-    publication that was lost, and sockets drop ids they already have.
+    publication that was lost, and sockets drop ids they already have. A message
+    from a client (`client_address`) that would store a new room counts towards
+    the address's new rooms; past ``CHAT_NEW_ROOMS_PER_IP`` an hour it raises
+    `protocol.ProtocolError` (``too_many_rooms``) and stores nothing.
     """
+    if client_address is not None:
+        await _count_new_room(room, client_address, client_id)
     message = await database_sync_to_async(save_message)(room, author, text, client_id, kind)
     await apublish_message(room, message)
     return message
 
 
 # --8<-- [end:post-message]
+
+
+async def _count_new_room(room: Room, client_address: str, client_id: str | None) -> None:
+    """Count the room towards the address's new rooms if this message would store it; raise past the limit."""
+    if room.pk is not None or await selectors.astored_room(room) is not None:
+        return
+    limit = settings.CHAT_NEW_ROOMS_PER_IP
+    if not limits.new_rooms.take(client_address, limit):
+        minutes = math.ceil(limits.new_rooms.seconds_left() / 60)
+        detail = (
+            f"Your address has started {limit} new rooms within the hour, the most it may; say it in a room that is"
+            f" already in use, or try again in {minutes} min."
+        )
+        raise protocol.ProtocolError(protocol.TOO_MANY_ROOMS, detail, client_id)
 
 
 def post_message(
@@ -120,16 +161,16 @@ def post_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) ->
 
     Stored like any message (so history and catch-up include it) and fanned out
     to every Daphne process. Raises `InvalidRoomName` or `protocol.ProtocolError`
-    for a bad room or text. The room is created if nobody has opened it yet.
+    for a bad room or text. The room is stored if nothing was said in it yet.
     """
-    room = get_or_create_room(clean_room_name(room_name))
+    room = selectors.room_named(clean_room_name(room_name))
     text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
     return post_message(room, author, text, kind=Message.Kind.SYSTEM)
 
 
 async def apost_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) -> Message:
     """`post_notification` for async code."""
-    room = await aget_or_create_room(clean_room_name(room_name))
+    room = await selectors.aroom_named(clean_room_name(room_name))
     text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
     return await apost_message(room, author, text, kind=Message.Kind.SYSTEM)
 
@@ -157,6 +198,8 @@ def publish_edit(message: Message) -> None:
 
 def delete_message(room: Room, message_id: int) -> bool:
     """Delete one message of the room by its id; False when there is no such message."""
+    if selectors.stored_room(room) is None:
+        return False  # nothing was ever said in it
     message = room.messages.filter(room_message_id=message_id).first()
     if message is None:
         return False

@@ -1,7 +1,7 @@
 """ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets.
 
-WebSockets pass the Origin check (a page from an allowed host), then get the
-session and user, then reach the room routes.
+WebSockets pass the Origin check (a page of this very site: scheme, host and
+port), then get the session and user, then reach the room routes.
 """
 
 import os
@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 django_asgi_app = get_asgi_application()
 
 from chat.layers import log_layer_mode  # noqa: E402
-from chat.origins import allowed_hosts_origin_validator  # noqa: E402
+from chat.origins import OriginCheck  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.sessions import socket_auth_stack  # noqa: E402
 
@@ -24,7 +24,7 @@ log_layer_mode()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": allowed_hosts_origin_validator(socket_auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(socket_auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )
 # --8<-- [end:application]

@@ -269,6 +269,10 @@ CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
 # the history counts as one more for every CHAT_HISTORY_LENGTH messages. 0 switches the limit off.
 CHAT_HANDSHAKE_RATE = env_float("CHAT_HANDSHAKE_RATE", 10.0)
 CHAT_HANDSHAKE_BURST = env_int("CHAT_HANDSHAKE_BURST", 100)
+# New rooms (a first message in a room nobody has spoken in) per client address and hour, per
+# Daphne process. Opening a room stores nothing; its first message stores a row that stays.
+# 0 switches the limit off.
+CHAT_NEW_ROOMS_PER_IP = env_int("CHAT_NEW_ROOMS_PER_IP", 30)
 # Pages ping their socket every CHAT_CLIENT_HEARTBEAT seconds, and take it for dead (and reconnect)
 # when a ping brings nothing back by the next one, or a new socket is not open within that time.
 # So a silently dropped connection is noticed within two heartbeats. 0 switches the heartbeat off.

@@ -13,7 +13,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from chat.groups import MENTIONS_GROUP, room_group_name
 from mysite.asgi import application
 
+# What a browser on a page of http://127.0.0.1 (port 80) sends with its socket: the Origin check compares the two.
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
 
 # Frames about people rather than messages; the tests of presence read them with the plain communicator.
 AMBIENT = {"presence", "typing"}
@@ -73,7 +75,7 @@ async def socket_as(
     name: str, path: str, communicator: type[WebsocketCommunicator] = ChatCommunicator
 ) -> WebsocketCommunicator:
     """A connected socket at `path` whose session's display name is `name`."""
-    socket = communicator(application, path, headers=[ORIGIN, await session_cookie(display_name=name)])
+    socket = communicator(application, path, headers=[ORIGIN, HOST, await session_cookie(display_name=name)])
     connected, _ = await socket.connect()
     assert connected
     return socket
@@ -81,7 +83,7 @@ async def socket_as(
 
 async def connect(room: str = "lobby", *headers: tuple[bytes, bytes], query: str = "") -> ChatCommunicator:
     """A connected socket in `room` (a guest, unless `headers` carry a session cookie)."""
-    socket = ChatCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN, *headers])
+    socket = ChatCommunicator(application, f"/ws/chat/{quote(room)}/{query}", headers=[ORIGIN, HOST, *headers])
     connected, _ = await socket.connect()
     assert connected
     return socket

@@ -11,8 +11,10 @@ def fresh_process_state():
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
     limits.handshakes.buckets.clear()
+    limits.new_rooms.counts.clear()
     yield
     channel_layers.backends.clear()
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
     limits.handshakes.buckets.clear()
+    limits.new_rooms.counts.clear()

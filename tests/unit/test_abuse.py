@@ -12,6 +12,7 @@ from chat import selectors, services
 from chat.models import Message
 from mysite.asgi import application
 from tests.unit.communicator import (
+    HOST,
     ORIGIN,
     ChatCommunicator,
     connect,
@@ -66,7 +67,7 @@ async def test_a_rate_of_zero_lets_everything_through() -> None:
 @override_settings(CHAT_MAX_CONNECTIONS_PER_IP=2)
 async def test_too_many_sockets_from_one_address_are_refused_with_a_reason() -> None:
     first, second = await connect(), await connect("other")
-    third = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN])
+    third = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN, HOST])
     assert (await third.connect())[0]
     assert (await third.receive_json_from())["code"] == "too_many_connections"
     assert (await third.receive_output())["code"] == 4429
@@ -155,7 +156,7 @@ async def test_a_message_the_database_refuses_is_reported_and_not_relayed(caplog
 )
 async def test_refused_origins_are_logged(caplog: pytest.LogCaptureFixture, origin: bytes | None, logged: str) -> None:
     headers = [(b"origin", origin)] if origin is not None else []
-    communicator = ChatCommunicator(application, "/ws/chat/lobby/", headers=headers)
+    communicator = ChatCommunicator(application, "/ws/chat/lobby/", headers=[*headers, HOST])
     with caplog.at_level(logging.WARNING, logger="chat.origins"):
         connected, _ = await communicator.connect()
     assert not connected

@@ -14,7 +14,7 @@ from chat import selectors, services
 from chat.groups import room_group_name
 from chat.models import Message
 from mysite.asgi import application
-from tests.unit.communicator import ORIGIN, ChatCommunicator, connect, fence, login_data, session_cookie
+from tests.unit.communicator import HOST, ORIGIN, ChatCommunicator, connect, fence, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,7 +151,7 @@ async def test_a_binary_frame_gets_an_error() -> None:
 
 @pytest.mark.parametrize("room", ["a b", "x" * 65, "<script>", "."])
 async def test_an_invalid_room_is_refused_with_a_reason(room: str) -> None:
-    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN])
+    communicator = ChatCommunicator(application, f"/ws/chat/{quote(room)}/", headers=[ORIGIN, HOST])
     connected, _ = await communicator.connect()
     assert connected
     frame = await communicator.receive_json_from()
@@ -161,7 +161,7 @@ async def test_an_invalid_room_is_refused_with_a_reason(room: str) -> None:
 
 
 async def test_an_unknown_path_is_refused_with_a_reason() -> None:
-    communicator = ChatCommunicator(application, "/ws/nowhere/", headers=[ORIGIN])
+    communicator = ChatCommunicator(application, "/ws/nowhere/", headers=[ORIGIN, HOST])
     connected, _ = await communicator.connect()
     assert connected
     assert (await communicator.receive_json_from())["code"] == "not_found"
@@ -196,7 +196,7 @@ async def test_a_client_gone_before_its_ack_is_no_server_error() -> None:
 
         return await application(scope, receive, send_or_fail)
 
-    communicator = ChatCommunicator(daphne_like, "/ws/chat/lobby/", headers=[ORIGIN])
+    communicator = ChatCommunicator(daphne_like, "/ws/chat/lobby/", headers=[ORIGIN, HOST])
     assert (await communicator.connect())[0]
     closing = True
     await communicator.send_json_to({"message": "last words", "client_id": "gone"})

@@ -1,7 +1,14 @@
 import pytest
 
 from chat import protocol
-from chat.limits import ConnectionCounter, FrameAllowance, RateLimiter, TokenBucket, extra_handshakes
+from chat.limits import (
+    ConnectionCounter,
+    FrameAllowance,
+    HourlyCounter,
+    RateLimiter,
+    TokenBucket,
+    extra_handshakes,
+)
 
 
 class FakeClock:
@@ -141,3 +148,22 @@ def test_a_bucket_in_use_is_kept_by_a_sweep() -> None:
     limiter.bucket("idle", rate=1, burst=2)
     limiter.sweep()
     assert limiter.buckets == {"busy": busy}
+
+
+def test_an_hourly_count_is_per_key_and_starts_again_with_the_next_hour() -> None:
+    clock = FakeClock()
+    rooms = HourlyCounter(clock)
+    assert [rooms.take("10.0.0.1", 2) for _ in range(3)] == [True, True, False]
+    assert rooms.take("10.0.0.2", 2)
+    clock.now += 3599
+    assert not rooms.take("10.0.0.1", 2)
+    assert rooms.seconds_left() == 1
+    clock.now += 1
+    assert rooms.take("10.0.0.1", 2)
+    assert dict(rooms.counts) == {"10.0.0.1": 1}, "the past hour's keys are gone"
+
+
+def test_an_hourly_limit_of_zero_switches_it_off() -> None:
+    rooms = HourlyCounter(FakeClock())
+    assert all(rooms.take("10.0.0.1", 0) for _ in range(100))
+    assert not rooms.counts

@@ -2,7 +2,7 @@ import pytest
 from django.test import AsyncClient
 
 from mysite.asgi import application
-from tests.unit.communicator import ChatCommunicator
+from tests.unit.communicator import HOST, ORIGIN, ChatCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,7 +16,7 @@ async def test_metrics_count_sockets_messages_and_group_sends(async_client: Asyn
 
     sockets, messages = await read("chat_open_sockets"), await read('chat_messages_total{kind="user"}')
     sends = await read("chat_group_send_seconds_count")
-    ann = ChatCommunicator(application, "/ws/chat/lobby/", headers=[(b"origin", b"http://127.0.0.1")])
+    ann = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN, HOST])
     assert (await ann.connect())[0]
     assert await read("chat_open_sockets") == sockets + 1
     await ann.send_json_to({"message": "hi"})
