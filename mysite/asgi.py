@@ -1,5 +1,6 @@
 """ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets.
 
+HTTP requests pass the body size limit, then reach Django.
 WebSockets pass the Origin check (a page of this very site: scheme, host and
 port), then get the session and user, then reach the room routes.
 """
@@ -7,23 +8,27 @@ port), then get the session and user, then reach the room routes.
 import os
 
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 # Set up Django (apps, models) before importing code that uses the ORM.
 django_asgi_app = get_asgi_application()
 
+
+from chat.body_limit import RequestBodyLimit, bound_daphne_request_bodies  # noqa: E402
 from chat.layers import log_layer_mode  # noqa: E402
 from chat.origins import OriginCheck  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.sessions import socket_auth_stack  # noqa: E402
 
 log_layer_mode()
+bound_daphne_request_bodies(settings.CHAT_MAX_REQUEST_BODY)
 
 # --8<-- [start:application]
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app, settings.CHAT_MAX_REQUEST_BODY),
         "websocket": OriginCheck(socket_auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )

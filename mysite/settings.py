@@ -4,8 +4,10 @@ Everything a deployment may change is read from the environment here, and only
 here. Each variable is listed in the README's configuration table.
 """
 
+import ipaddress
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -90,6 +92,17 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 if env_bool("DJANGO_BEHIND_HTTPS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Peers whose X-Forwarded-For names the client (chat/client_address.py): the proxies in deploy/,
+# which run on the same machine and replace that header with the address they saw. Addresses or
+# networks (10.0.0.0/24).
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DJANGO_TRUSTED_PROXIES must list IP addresses or networks; got {_proxy!r}"
+        ) from None
 
 INSTALLED_APPS = [
     # Daphne first, so that `runserver` is the ASGI server that speaks WebSockets.
@@ -101,6 +114,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "chat",
 ]
 
@@ -113,7 +127,30 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins (the admin's, or any view using Django's authenticate) are counted per username
+# and client address by django-axes, in the database, so every process sees the same count.
+# After CHAT_LOGIN_FAILURE_LIMIT of them that username is refused from that address, the right
+# password too, for CHAT_LOGIN_COOLOFF seconds: a 429 page, and no password hashed meanwhile.
+CHAT_LOGIN_FAILURE_LIMIT = env_int("CHAT_LOGIN_FAILURE_LIMIT", 5)
+CHAT_LOGIN_COOLOFF = env_float("CHAT_LOGIN_COOLOFF", 900.0)
+if not CHAT_LOGIN_COOLOFF:
+    raise ImproperlyConfigured("CHAT_LOGIN_COOLOFF must be above 0: the seconds a locked-out login waits.")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = CHAT_LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = CHAT_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(seconds=CHAT_LOGIN_COOLOFF)
+# A successful login starts the count afresh.
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "chat.client_address.http_client_address"
+AXES_LOCKOUT_TEMPLATE = "chat/locked_out.html"
 
 ROOT_URLCONF = "mysite.urls"
 
@@ -279,13 +316,27 @@ CHAT_NEW_ROOMS_PER_IP = env_int("CHAT_NEW_ROOMS_PER_IP", 30)
 CHAT_CLIENT_HEARTBEAT = env_float("CHAT_CLIENT_HEARTBEAT", 20.0)
 if 0 < CHAT_CLIENT_HEARTBEAT < 1:
     raise ImproperlyConfigured("CHAT_CLIENT_HEARTBEAT must be 0 (off) or at least 1 second.")
+# The largest request body, in bytes, on any HTTP path: under Daphne a larger one is answered 413
+# before it is read (chat/body_limit.py). Django's own form limit is the same number, so forms
+# posted to gunicorn are held to it too. 0 switches both off.
+CHAT_MAX_REQUEST_BODY = env_int("CHAT_MAX_REQUEST_BODY", 2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BODY or None
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_errors": {"()": "chat.client_errors.OneLineForClientErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # What Django says about requests: a client's mistake (a 4xx) in one line, never a traceback.
+        "requests": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]},
+    },
     "loggers": {
         "chat": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Not propagated: Django's own handlers print only with debug on (and mail no one), and
+        # Daphne's root handler would print each line a second time.
+        "django.request": {"handlers": ["requests"], "level": "WARNING", "propagate": False},
+        "django.security": {"handlers": ["requests"], "level": "WARNING", "propagate": False},
     },
 }

@@ -8,6 +8,7 @@ and deploy/demo.py run it.
 
 import base64
 import http.client
+import http.cookiejar
 import http.server
 import json
 import os
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,6 +52,9 @@ RECIPES = ["apache-rewrite", "apache-proxypass", "nginx"]
 SOCKET_LIMIT = 3
 # What a client may claim to be. Only ever sent as header text: nothing connects to it.
 FORGED = "10.77.0.{}"
+# Wrong passwords a username may get from one address behind the proxies: small, so that
+# reaching it costs few password hashes.
+LOGIN_FAILURE_LIMIT = 2
 
 
 class ProxiedDaphne(DaphneServer):
@@ -90,7 +96,12 @@ def wsgi_server(
 ) -> Iterator[tuple[ListeningServer, Path]]:
     """gunicorn on mysite/wsgi.py, and the static files collected for the proxy to serve."""
     static_root = readable_dir / "static"
-    env = server_environment(server_database, redis_server.url, DJANGO_STATIC_ROOT=str(static_root))
+    env = server_environment(
+        server_database,
+        redis_server.url,
+        DJANGO_STATIC_ROOT=str(static_root),
+        CHAT_LOGIN_FAILURE_LIMIT=str(LOGIN_FAILURE_LIMIT),
+    )
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=PROJECT_ROOT, env=os.environ | env, check=True,
@@ -137,6 +148,61 @@ def test_pages_and_static_files_come_through_the_proxy(proxy: ListeningServer) -
     with urllib.request.urlopen(f"{proxy.http_url}/static/js/chat.js", timeout=10) as response:
         assert response.status == 200
         assert "RoomConnection" in response.read().decode()
+
+
+def status_through(proxy: ListeningServer, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
+    """The status the proxy answers; the body, if any, is sent in one chunk when no Content-Length is given."""
+    connection = http.client.HTTPConnection(HOST, proxy.port, timeout=10)
+    connection.putrequest(method, path, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    if body:
+        connection.send(f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+    try:
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_metrics_are_refused_through_the_proxy_and_health_still_answers(proxy: ListeningServer) -> None:
+    """Prometheus asks each process on its own port; through the proxy the public gets nothing but a 403."""
+    for path in ("/metrics", "/metrics?format=text", "//metrics", "/%6Detrics"):
+        assert status_through(proxy, "GET", path, {}) == 403, path
+    assert status_through(proxy, "GET", "/healthz", {}) == 200
+
+
+def test_an_oversized_body_is_refused_by_the_proxy(proxy: ListeningServer) -> None:
+    """Before it is sent, when Content-Length says so. Sent in chunks, nginx refuses it as it passes
+    the limit; Apache, which can't cap a chunked body it proxies, refuses any body without a length."""
+    announced = {"Content-Type": "application/json", "Content-Length": str(600 << 20)}
+    assert status_through(proxy, "POST", "/api/rooms/x/messages", announced) == 413
+    chunked = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    body = b"x" * (2_621_440 + 1)  # CHAT_MAX_REQUEST_BODY's default, and one byte
+    expected = 411 if proxy.name.startswith("apache") else 413
+    assert status_through(proxy, "POST", "/api/rooms/x/messages", chunked, body) == expected
+
+
+def test_failed_logins_through_the_proxy_count_for_the_real_address(proxy: ListeningServer) -> None:
+    """Each guess claims a new address of its own; the proxy replaces the claim, so the guesses add up."""
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    opener.open(f"{proxy.http_url}/admin/login/", timeout=10).read()  # the CSRF cookie
+    token = next(cookie.value for cookie in cookies if cookie.name == "csrftoken")
+    statuses = []
+    for number in range(1, LOGIN_FAILURE_LIMIT + 1):
+        form = {"username": f"nobody-{proxy.name}", "password": "a-guess", "csrfmiddlewaretoken": token}
+        request = urllib.request.Request(
+            f"{proxy.http_url}/admin/login/",
+            urllib.parse.urlencode(form).encode(),
+            headers={"X-Forwarded-For": FORGED.format(number)},
+        )
+        try:
+            with opener.open(request, timeout=10) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as refused:
+            statuses.append(refused.code)
+    assert statuses == [200] * (LOGIN_FAILURE_LIMIT - 1) + [429]
 
 
 def test_two_browsers_chat_through_the_proxy(proxy: ListeningServer, browsers: Browsers, room_name: str) -> None:

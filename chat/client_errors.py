@@ -1,0 +1,41 @@
+"""One warning line for each request Django refuses as the client's mistake, never a traceback.
+
+Django logs a request it answers with a 4xx status because of an exception
+(a `Host` not in `DJANGO_ALLOWED_HOSTS`, a form over `DATA_UPLOAD_MAX_MEMORY_SIZE`
+or with more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` fields, a multipart body that
+does not parse, any other `SuspiciousOperation`) with the exception's whole
+traceback, the `Host` one even as an error. Anyone can send those, as often as
+they like, and the log then reads as if the server were failing.
+
+`OneLineForClientErrors`, on the handler of `django.request` and
+`django.security` (mysite/settings.py), turns each such record into one warning
+line naming the request. Records of 5xx answers pass unchanged, with their
+tracebacks: those are the server's faults.
+"""
+
+import logging
+
+from chat.client_address import http_client_address
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped, so that a client's bytes can't start a new line."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+class OneLineForClientErrors(logging.Filter):
+    """Log a client's mistake (a record about a 4xx answer) as one warning line without a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if not isinstance(status, int) or not 400 <= status < 500:
+            return True
+        message = record.getMessage()
+        request = getattr(record, "request", None)
+        if request is not None:
+            address = http_client_address(request) or "an unknown address"
+            message = f"{message} ({status} to {request.method} {request.path[:200]} from {address})"
+        record.msg, record.args = one_line(message), ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
