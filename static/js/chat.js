@@ -3,6 +3,7 @@
 
 import { RoomConnection, roomSocketUrl, socketSettings } from "./connection.js";
 import { Outbox } from "./outbox.js";
+import { MentionToasts } from "./toasts.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
@@ -12,7 +13,7 @@ const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
 const errorBox = document.getElementById("chat-error");
-const toasts = document.getElementById("toasts");
+const mentionToasts = new MentionToasts(document.getElementById("toasts"));
 const presenceList = document.getElementById("presence-list");
 const presenceCount = document.getElementById("presence-count");
 const typingIndicator = document.getElementById("typing-indicator");
@@ -141,22 +142,10 @@ function removeMessage(frame) {
   messageItem(frame.id)?.remove();
 }
 
-// Someone wrote @myName in another room: say so, with a way there.
+// Someone wrote @myName in another room: say so, with a way there (toasts.js keeps it to a few short notes).
 function showMention(frame) {
   if (frame.room === roomName || typeof frame.room !== "string") return; // Already on this page.
-  const toast = document.createElement("div");
-  toast.className = "toast";
-  const text = document.createElement("p");
-  text.textContent = `${frame.author} mentioned you in ${frame.room}: ${frame.message}`;
-  const link = document.createElement("a");
-  link.href = `/chat/${encodeURIComponent(frame.room)}/`;
-  link.textContent = `Go to ${frame.room}`;
-  const close = document.createElement("button");
-  close.type = "button";
-  close.textContent = "Dismiss";
-  close.addEventListener("click", () => toast.remove());
-  toast.append(text, link, " ", close);
-  toasts.append(toast);
+  mentionToasts.show(frame);
 }
 
 function showError(frame) {

@@ -17,6 +17,12 @@ class ChatPage:
     def wait(self, timeout: float = 10) -> WebDriverWait:
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05)
 
+    def set_viewport(self, width: int, height: int) -> None:
+        """Size the window so that the page gets `width` × `height` CSS pixels (the window's frame takes some)."""
+        self.driver.set_window_size(width, height)
+        inner_width, inner_height = self.driver.execute_script("return [window.innerWidth, window.innerHeight];")
+        self.driver.set_window_size(2 * width - inner_width, 2 * height - inner_height)
+
     def open_lobby(self, server: DaphneServer) -> None:
         self.driver.get(f"{server.http_url}/chat/")
 

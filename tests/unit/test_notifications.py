@@ -1,5 +1,6 @@
 """Notifications from the server: the service function, mentions, and the HTTP API."""
 
+import asyncio
 import json
 from urllib.parse import quote
 
@@ -15,7 +16,7 @@ from chat import protocol, selectors, services
 from chat.groups import MENTIONS_GROUP, InvalidRoomName, room_group_name
 from chat.mentions import mentioned_names
 from chat.models import Message
-from tests.unit.communicator import mention_fence, socket_as
+from tests.unit.communicator import MARKER_ID, mention_fence, socket_as
 
 TOKEN = "a-test-token-of-enough-length"
 
@@ -88,6 +89,28 @@ async def test_a_mention_reaches_the_person_in_another_room() -> None:
     assert (mention["author"], mention["message"], mention["id"]) == ("Bob", "@Ann can you look at this? @Bob", 1)
     await mention_fence("Bob", bob)  # mentioning yourself notifies nobody
     await ann.disconnect()
+    await bob.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_naming_a_hundred_people_is_one_mention_event() -> None:
+    """Naming many people costs what one message costs: one event through the Group, naming them all.
+
+    So a sender's mentions are bounded by the message rate limit, however many names each holds.
+    """
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(MENTIONS_GROUP, listener)
+    bob = await socket_in("Bob", "lobby")
+    names = [f"person{number}" for number in range(100)]
+    await bob.send_json_to({"message": " ".join(f"@{name}" for name in names)})
+    assert (await bob.receive_json_from())["type"] == "chat.message"
+    event = await asyncio.wait_for(layer.receive(listener), 1)
+    assert (event["type"], event["to"]) == ("chat.mention", sorted(names))
+    marker = {"type": "chat.mention", "to": [], "id": MARKER_ID}
+    await layer.group_send(MENTIONS_GROUP, marker)
+    assert await asyncio.wait_for(layer.receive(listener), 1) == marker  # nothing else came before it
+    await layer.group_discard(MENTIONS_GROUP, listener)
     await bob.disconnect()
 
 
