@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from chat import limits, protocol, selectors, services
 from mysite.asgi import application
-from tests.unit.communicator import AMBIENT, ORIGIN, ChatCommunicator, connect, socket_as
+from tests.unit.communicator import AMBIENT, HOST, ORIGIN, ChatCommunicator, connect, socket_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +92,7 @@ async def test_an_address_whose_socket_was_cut_off_for_flooding_waits_before_its
     for _ in range(10):
         await flooder.send_to(text_data="{}")
     assert (await frames_until_close(flooder))[1] == protocol.CLOSE_POLICY_VIOLATION
-    again = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN])
+    again = ChatCommunicator(application, "/ws/chat/lobby/", headers=[ORIGIN, HOST])
     assert (await again.connect())[0]
     assert (await again.receive_json_from())["code"] == protocol.TOO_MANY_HANDSHAKES
     await others_socket.send_json_to({"message": "still here"})
@@ -113,7 +113,7 @@ async def test_a_burst_refused_within_its_budget_leaves_the_socket_open() -> Non
 
 
 async def lobby_socket() -> WebsocketCommunicator:
-    lobby = WebsocketCommunicator(application, "/ws/lobby/", headers=[ORIGIN])
+    lobby = WebsocketCommunicator(application, "/ws/lobby/", headers=[ORIGIN, HOST])
     connected, _ = await lobby.connect()
     assert connected
     return lobby
@@ -178,12 +178,12 @@ async def test_an_address_opening_sockets_faster_than_the_handshake_limit_is_ref
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sockets = [await connect(), await lobby_socket()]
-    no_room = ChatCommunicator(application, "/ws/chat/no%20room/", headers=[ORIGIN])  # refused sockets count too
+    no_room = ChatCommunicator(application, "/ws/chat/no%20room/", headers=[ORIGIN, HOST])  # refused sockets count too
     assert (await no_room.connect())[0]
     assert (await no_room.receive_json_from())["code"] == protocol.INVALID_ROOM
     for socket in [*sockets, no_room]:
         await socket.disconnect()  # closing gives no handshake back: it is a rate, not a count
-    refused = ChatCommunicator(application, "/ws/lobby/", headers=[ORIGIN])
+    refused = ChatCommunicator(application, "/ws/lobby/", headers=[ORIGIN, HOST])
     assert (await refused.connect())[0]  # the first refused is told why
     frame = await refused.receive_json_from()
     assert frame["code"] == protocol.TOO_MANY_HANDSHAKES
@@ -191,7 +191,7 @@ async def test_an_address_opening_sockets_faster_than_the_handshake_limit_is_ref
     assert "wait" in frame["detail"]
     assert (await refused.receive_output())["code"] == protocol.CLOSE_TOO_MANY_HANDSHAKES
     for path in ("/ws/chat/lobby/", "/ws/lobby/", "/ws/nowhere/"):  # the rest of the run: refused before opening
-        assert await ChatCommunicator(application, path, headers=[ORIGIN]).connect() == (False, 1000)
+        assert await ChatCommunicator(application, path, headers=[ORIGIN, HOST]).connect() == (False, 1000)
     assert caplog.text.count("faster than the handshake limit") == 1  # one line for the run of refusals
     assert limits.connections.open.get("unknown", 0) == 0
 
@@ -218,7 +218,7 @@ async def test_a_catch_up_longer_than_the_history_counts_as_more_handshakes() ->
     await again.disconnect()
     plain = await connect("long")  # the recent two: one handshake, the last the address has
     await plain.disconnect()
-    refused = ChatCommunicator(application, "/ws/chat/long/?after=0", headers=[ORIGIN])
+    refused = ChatCommunicator(application, "/ws/chat/long/?after=0", headers=[ORIGIN, HOST])
     await refused.connect()
     assert (await refused.receive_json_from())["code"] == protocol.TOO_MANY_HANDSHAKES
 
@@ -226,7 +226,7 @@ async def test_a_catch_up_longer_than_the_history_counts_as_more_handshakes() ->
 @override_settings(CHAT_HANDSHAKE_RATE=NEVER_REFILLS, CHAT_HANDSHAKE_BURST=3)
 async def test_handshakes_are_counted_per_address() -> None:
     for number in range(6):
-        socket = WebsocketCommunicator(application, "/ws/lobby/", headers=[ORIGIN])
+        socket = WebsocketCommunicator(application, "/ws/lobby/", headers=[ORIGIN, HOST])
         socket.scope["client"] = [f"10.0.0.{number % 2}", 50000]
         assert (await socket.connect())[0]
         assert (await socket.receive_json_from())["type"] == "directory"
