@@ -246,9 +246,10 @@ class ChatConsumer(FrameConsumer):
         # both ways and the live copy is dropped, where reading first would lose it.
         # Until the history is out, the Group's events wait in the delivery's `held`.
         fanout = process_state().fanout
-        for group in (self.room_group, MENTIONS_GROUP, ACCOUNTS_GROUP):
-            await fanout.join(group, self)
-            self.cleanup.add(functools.partial(fanout.leave, group, self))
+        # Mentions name the people they are for: this socket gets only those naming its person.
+        for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.author), (ACCOUNTS_GROUP, None)):
+            await fanout.join(group, self, address)
+            self.cleanup.add(functools.partial(fanout.leave, group, self, address))
         await self.accept()
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))

@@ -49,6 +49,8 @@ class Hub:
         self.layer = layer
         self.group = group
         self.members: dict[Member, None] = {}  # a set that keeps joining order
+        # Members by the name an event may address them by: an event with ``to`` goes only to those it names.
+        self.addressed: dict[str, dict[Member, None]] = {}
         self.channel = ""
         self.pending: list[dict] = []  # received, not yet passed on
         self.joined = asyncio.ensure_future(self._join())
@@ -75,16 +77,32 @@ class Hub:
         while self.pending:
             batch = [(event, protocol.encode(event)) for event in self.pending]
             self.pending.clear()
-            for number, member in enumerate(list(self.members), start=1):
+            # An addressed event costs its recipients only, not every socket of the process.
+            for event, text in (item for item in batch if "to" in item[0]):
+                for number, member in enumerate(self._named(event["to"]), start=1):
+                    await self._hand(member, event, text)
+                    if number % SOCKETS_PER_TURN == 0:
+                        await asyncio.sleep(0)
+            batch = [item for item in batch if "to" not in item[0]]
+            for number, member in enumerate(list(self.members) if batch else [], start=1):
                 for event, text in batch:
-                    try:
-                        await member.group_event(event, text)
-                    except Exception:  # one member's fault must not cut the others off
-                        logger.exception("A socket failed on a %r event of %s", event.get("type"), self.group)
+                    await self._hand(member, event, text)
                 if number % SOCKETS_PER_TURN == 0:
                     await asyncio.sleep(0)
 
     # --8<-- [end:hub]
+
+    def _named(self, names: list[str]) -> list[Member]:
+        found: dict[Member, None] = {}
+        for name in names:
+            found.update(self.addressed.get(name, {}))
+        return list(found)
+
+    async def _hand(self, member: Member, event: dict, text: str) -> None:
+        try:
+            await member.group_event(event, text)
+        except Exception:  # one member's fault must not cut the others off
+            logger.exception("A socket failed on a %r event of %s", event.get("type"), self.group)
 
     async def renew(self) -> None:
         """Join the Group again, which resets the age the layer keeps for this member."""
@@ -109,24 +127,35 @@ class LocalFanout:
         self.hubs: dict[str, Hub] = {}
         self.renewing: asyncio.Task | None = None
 
-    async def join(self, group: str, member: Member) -> None:
-        """Add `member` to `group`; on return, every event sent to the Group from then on reaches it."""
+    async def join(self, group: str, member: Member, address: str | None = None) -> None:
+        """Add `member` to `group`; on return, every event sent to the Group from then on reaches it.
+
+        With an `address`, the member also gets the Group's addressed events (those with
+        ``to``) that name it, and only those of them.
+        """
         hub = self.hubs.get(group)
         if hub is None:
             hub = self.hubs[group] = Hub(self.layer, group)
             if self.renewing is None:
                 self.renewing = asyncio.create_task(self._renew_memberships())
-        hub.members[member] = None
+        if address is None:
+            hub.members[member] = None
+        else:
+            hub.addressed.setdefault(address, {})[member] = None
         # Shielded: a member that goes away must not cancel the join the others wait for.
         await asyncio.shield(hub.joined)
 
-    async def leave(self, group: str, member: Member) -> None:
-        """Take `member` out of `group`; the process leaves the Group with its last member."""
+    async def leave(self, group: str, member: Member, address: str | None = None) -> None:
+        """Take `member` out of `group` (as it joined); the process leaves the Group with its last member."""
         hub = self.hubs.get(group)
         if hub is None:
             return
         hub.members.pop(member, None)
-        if not hub.members:
+        if address is not None and member in hub.addressed.get(address, {}):
+            del hub.addressed[address][member]
+            if not hub.addressed[address]:
+                del hub.addressed[address]
+        if not hub.members and not hub.addressed:
             del self.hubs[group]
             if not self.hubs and self.renewing is not None:
                 self.renewing.cancel()
@@ -148,4 +177,4 @@ class LocalFanout:
     def members(self, group: str) -> int:
         """How many local members `group` has."""
         hub = self.hubs.get(group)
-        return len(hub.members) if hub else 0
+        return len(hub.members) + sum(len(named) for named in hub.addressed.values()) if hub else 0

@@ -149,3 +149,26 @@ async def test_a_lobby_socket_gets_the_directory_again_after_a_layer_outage() ->
     await get_channel_layer().group_send(LOBBY_GROUP, {"type": LAYER_RECOVERED})
     assert (await lobby.receive_json_from())["type"] == protocol.DIRECTORY
     await lobby.disconnect()
+
+
+async def test_an_addressed_event_reaches_only_the_members_it_names() -> None:
+    """A mention costs the sockets of the people it names, not every socket of the process."""
+    layer = InMemoryChannelLayer()
+    fanout = LocalFanout(layer)
+    ann, bob, ann_other_tab, everyone = Recorder(), Recorder(), Recorder(), Recorder()
+    await fanout.join("people.mentions", ann, "Ann")
+    await fanout.join("people.mentions", ann_other_tab, "Ann")
+    await fanout.join("people.mentions", bob, "Bob")
+    await fanout.join("people.mentions", everyone)
+    await layer.group_send("people.mentions", {"type": "chat.mention", "to": ["Ann", "Carol"], "n": 1})
+    await layer.group_send("people.mentions", {"type": "layer.recovered"})
+    assert [event.get("n") for event in await ann.wait_for(1)] == [1]
+    assert [event.get("n") for event in await ann_other_tab.wait_for(1)] == [1]
+    assert [event["type"] for event in await everyone.wait_for(1)] == ["layer.recovered"]
+    assert bob.events == []
+    await fanout.leave("people.mentions", ann, "Ann")
+    await fanout.leave("people.mentions", ann_other_tab, "Ann")
+    await fanout.leave("people.mentions", bob, "Bob")
+    assert fanout.members("people.mentions") == 1
+    await fanout.leave("people.mentions", everyone)
+    assert fanout.members("people.mentions") == 0
