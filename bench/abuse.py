@@ -37,7 +37,8 @@ from bench.run import HOST, PROJECT, free_port, running
 BEFORE = 2.0  # seconds of quiet measured before each attack
 SETTLE = 2.0  # seconds between the attacker's end and the "after" window
 AFTER = 2.0  # seconds of the "after" window
-RECOVERY_LIMIT = 10.0  # the longest wait for the quiet room to be back to normal before an attack
+RECOVERY_LIMIT = 15.0  # the longest wait for the server to be back to normal after an attack
+IDLE_CPU = 20.0  # percent of a core: Daphne with only the quiet room uses about 5
 
 
 @dataclass
@@ -48,15 +49,20 @@ class Server:
     server_log: Path
 
 
-async def wait_for_quiet(server: Server, limit_ms: float, timeout: float) -> None:
-    """Until the quiet room's last second had every message acked within `limit_ms` (at most `timeout` s)."""
+async def wait_for_normal(server: Server, sampler: Sampler, limit_ms: float, timeout: float) -> float | None:
+    """Wait until the quiet room's last second was acked within `limit_ms` and Daphne is about idle.
+
+    Returns when that was, or None if it was not within `timeout` seconds.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         now = time.monotonic()
         delays, unanswered = ProbeLog.read(server.probe_log).latencies(now - 1.5, now - 0.5, now)
-        if delays and not unanswered and delays[-1] < limit_ms:
-            return
+        cpu = sampler.cpu_share(now - 1, now)
+        if delays and not unanswered and delays[-1] < limit_ms and cpu is not None and cpu < IDLE_CPU:
+            return now
+    return None
 
 
 async def wait_for_acks(server: Server, sent_before: float, timeout: float) -> None:
@@ -74,7 +80,7 @@ async def measure(server: Server, attack: Attack, quiet_limit_ms: float) -> dict
     sampling = asyncio.create_task(sampler.run())
     log_start = server.server_log.stat().st_size
     try:
-        await wait_for_quiet(server, quiet_limit_ms, RECOVERY_LIMIT)
+        await wait_for_normal(server, sampler, quiet_limit_ms, RECOVERY_LIMIT)
         before = time.monotonic()
         await asyncio.sleep(BEFORE)
         started = time.monotonic()
@@ -89,6 +95,10 @@ async def measure(server: Server, attack: Attack, quiet_limit_ms: float) -> dict
         after = ended + SETTLE
         finished = time.monotonic()
         await wait_for_acks(server, finished, timeout=3)
+        # Until the tail of the attack is over, so that what it still costs (log lines too) counts here.
+        checking = time.monotonic()
+        normal = await wait_for_normal(server, sampler, quiet_limit_ms, RECOVERY_LIMIT)
+        checked = time.monotonic()
     finally:
         sampling.cancel()
     log = ProbeLog.read(server.probe_log)
@@ -109,8 +119,18 @@ async def measure(server: Server, attack: Attack, quiet_limit_ms: float) -> dict
         "RSS after": sampler.rss_mib(after, finished),
         "CPU % during": sampler.cpu_percent(started, stopped),
         "CPU % after": sampler.cpu_percent(after, finished),
+        "back to normal": recovery(stopped, checking, normal, checked),
         "log: warnings (tracebacks)": f"{warnings:,} ({tracebacks})",
     }
+
+
+def recovery(stopped: float, checking: float, normal: float | None, checked: float) -> str:
+    """How long after the attacker stopped the server was back to normal; first checked after the "after" window."""
+    if normal is None:
+        return f"not in {checked - stopped:.0f} s"
+    if normal - checking < 0.6:  # at the first look
+        return f"≤ {normal - stopped:.0f} s"
+    return f"{normal - stopped:.0f} s"
 
 
 def table(rows: list[dict[str, str]]) -> str:

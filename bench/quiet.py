@@ -163,8 +163,13 @@ class Sampler:
         kib = max(rss for _, rss, _ in window) if peak else window[-1][1]
         return number(kib / 1024)
 
-    def cpu_percent(self, start: float, end: float) -> str:
+    def cpu_share(self, start: float, end: float) -> float | None:
+        """Daphne's CPU time over the window, in percent of one core."""
         window = self.within(start, end)
         if len(window) < 2 or window[-1][0] <= window[0][0]:
-            return "n/a"
-        return f"{100 * (window[-1][2] - window[0][2]) / (window[-1][0] - window[0][0]):.0f}"
+            return None
+        return 100 * (window[-1][2] - window[0][2]) / (window[-1][0] - window[0][0])
+
+    def cpu_percent(self, start: float, end: float) -> str:
+        share = self.cpu_share(start, end)
+        return "n/a" if share is None else f"{share:.0f}"
