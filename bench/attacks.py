@@ -37,7 +37,7 @@ from bench.clients import (
 )
 from bench.run import HOST
 
-HELPER_ADDRESS = "127.0.0.2"  # the busy room's talkers in the slow-reader attack: bystanders, not attackers
+BYSTANDER_ADDRESS = "127.0.0.2"  # the busy room's talkers in the slow-reader attack: bystanders, not attackers
 LONG_ROOM = "catchup"
 LONG_ROOM_MESSAGES = 2000
 ADMIN_USERNAME = "admin"
@@ -107,7 +107,7 @@ async def slow_readers(target: Target, seconds: float, readers: int = 30, talker
     room = fresh("busy")
     path = f"/ws/chat/{room}/"
     people = await asyncio.gather(
-        *(connect(target.ws_url(path), local_addr=(HELPER_ADDRESS, 0), **CONNECT_OPTIONS) for _ in range(talkers))
+        *(connect(target.ws_url(path), local_addr=(BYSTANDER_ADDRESS, 0), **CONNECT_OPTIONS) for _ in range(talkers))
     )
     listening = [asyncio.create_task(drain_messages(person)) for person in people]
     sockets: list[RawSocket] = []
