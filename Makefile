@@ -20,7 +20,7 @@ POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
 TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
-.PHONY: bench docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench bench-abuse docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -92,6 +92,11 @@ demo-nginx: setup
 bench: setup
 	$(call ensure_packages,$(REDIS))
 	$(BIN)/python -m bench.run
+
+# What one hostile client costs everyone else on a Daphne process with the default limits: a table, in about 2 minutes.
+bench-abuse: setup
+	$(call ensure_packages,$(REDIS))
+	$(BIN)/python -m bench.abuse
 
 lint: setup
 	$(BIN)/ruff check .

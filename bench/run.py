@@ -58,7 +58,11 @@ def running(argv: list[str], env: dict[str, str], port: int, log: Path) -> Itera
         yield process
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:  # a server still busy with a flood's backlog
+            process.kill()
+            process.wait(10)
 
 
 def server_pid(process: subprocess.Popen) -> int:
