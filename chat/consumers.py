@@ -398,5 +398,7 @@ class LobbyConsumer(FrameConsumer):
 class NotFoundConsumer(FrameConsumer):
     """Any WebSocket path with no route: a clear error and a clean close instead of a traceback."""
 
+    channel_layer_alias = None  # it only answers and closes: no channel to make and forget
+
     async def connect(self) -> None:
         await self.refuse(protocol.NOT_FOUND, f"No WebSocket endpoint at {self.scope['path'][:200]!r}.")

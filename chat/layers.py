@@ -22,6 +22,7 @@ import logging
 import redis.asyncio
 import redis.exceptions
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import BoundedQueue
 
 from chat import events
 from chat.layer_speedups import PipelinedRedisChannelLayer
@@ -30,6 +31,37 @@ logger = logging.getLogger(__name__)
 
 # OSError covers TimeoutError, which `asyncio.timeout` raises for a command that took too long.
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class ChannelBuffers(dict):
+    """channels-redis's buffered messages per local channel, kept only for channels in use here.
+
+    The layer's shared receive files every message it pulls in under the
+    message's channel, in a queue made on first use, and frees that queue only
+    when something receives on the channel (django/channels_redis#384). A hub
+    that left its Group with an event already on its way, or a membership Redis
+    kept after this process lost track of it, left such a queue behind for good,
+    up to ``capacity`` messages each. Here a message for a channel that nothing
+    receives on and that is in no Group goes nowhere.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.in_use: set[str] = set()
+
+    def __missing__(self, channel: str) -> BoundedQueue:
+        queue = BoundedQueue(self.capacity)
+        if channel in self.in_use:
+            self[channel] = queue
+        return queue
+
+    def __delitem__(self, channel: str) -> None:
+        self.pop(channel, None)  # channels-redis deletes what it looked up, which may not have been kept
+
+    def forget(self, channel: str) -> None:
+        self.in_use.discard(channel)
+        self.pop(channel, None)
 
 
 class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
@@ -54,6 +86,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         # Group sends that failed, oldest first; past the limit the oldest go (catch-up covers them).
         self._pending_sends: collections.deque[tuple[str, dict]] = collections.deque(maxlen=pending_send_limit)
         self._recovery: asyncio.Task | None = None
+        self.receive_buffer = ChannelBuffers(self.capacity)
 
     def create_pool(self, index: int) -> redis.asyncio.ConnectionPool:
         """A pool that waits for a free connection rather than failing.
@@ -82,6 +115,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             groups.discard(group)
             if not groups:
                 del self._groups_by_channel[channel]
+                self.receive_buffer.forget(channel)
         try:
             async with asyncio.timeout(self.command_timeout):
                 await super().group_discard(group, channel)
@@ -98,13 +132,19 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             self._start_recovery(exc)
 
     async def receive(self, channel: str) -> dict:
-        while True:
-            try:
-                return await super().receive(channel)
-            except REDIS_ERRORS as exc:
-                self._start_recovery(exc)
-                # Shielded: a consumer that goes away must not cancel the recovery the others wait for.
-                await asyncio.shield(self._recovery)
+        self.receive_buffer.in_use.add(channel)
+        try:
+            while True:
+                try:
+                    return await super().receive(channel)
+                except REDIS_ERRORS as exc:
+                    self._start_recovery(exc)
+                    # Shielded: a consumer that goes away must not cancel the recovery the others wait for.
+                    await asyncio.shield(self._recovery)
+        except asyncio.CancelledError:
+            if channel not in self._groups_by_channel:  # its consumer has gone; a hub forgets it on leaving its Group
+                self.receive_buffer.forget(channel)
+            raise
 
     async def _clean_receive_backup(self, index: int, channel: str) -> None:
         # channels-redis runs this as a task nobody awaits, so a lost Redis would
@@ -120,7 +160,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
     def _start_recovery(self, error: Exception) -> None:
         if self.recovering:
             return
-        logger.warning("Redis is unreachable (%s). Sockets stay open; retrying until it answers.", error)
+        logger.warning("Redis is unreachable (%r). Sockets stay open; retrying until it answers.", error)
         self._recovery = asyncio.ensure_future(self._recover())
 
     async def _recover(self) -> None:

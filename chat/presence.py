@@ -179,5 +179,5 @@ async def safely(operation: Awaitable[T], default: T) -> T:
         async with asyncio.timeout(OPERATION_TIMEOUT):
             return await operation
     except REDIS_ERRORS as exc:
-        logger.info("Presence is unavailable: %s", exc)
+        logger.info("Presence is unavailable: %r", exc)
         return default

@@ -225,7 +225,9 @@ async def apublish_presence(room_name: str) -> None:
     state = process_state()
     if room_name in state.presence_due and not state.presence_due[room_name].done():
         return
-    state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name))
+    task = state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name))
+    # Forgotten once done: every room name a socket ever opened must not stay behind.
+    task.add_done_callback(lambda done: state.presence_due.get(room_name) is done and state.presence_due.pop(room_name))
 
 
 async def _publish_presence_later(room_name: str) -> None:

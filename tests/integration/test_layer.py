@@ -155,3 +155,18 @@ async def test_a_message_an_interrupted_receive_left_behind_comes_with_the_next(
         assert (await layer.receive(channel))["id"] == 1
     client.close()
     await layer.flush()
+
+
+async def test_a_message_for_a_channel_that_left_its_group_is_not_kept(private_redis: RedisServer) -> None:
+    """A hub leaves its room while an event is on its way to it; the next receive must not keep that event forever."""
+    layer = new_layer(private_redis.url)
+    gone, staying = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("room-left", gone)
+    await layer.group_add("room-kept", staying)
+    await layer.group_send("room-left", {"type": "chat.message", "id": 1})
+    await layer.group_discard("room-left", gone)
+    await layer.group_send("room-kept", {"type": "chat.message", "id": 2})
+    assert (await layer.receive(staying))["id"] == 2
+    assert gone not in layer.receive_buffer, "nothing will ever receive it"
+    assert list(layer.receive_buffer) == []
+    await layer.flush()

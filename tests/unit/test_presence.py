@@ -168,3 +168,14 @@ async def test_a_burst_of_joins_sends_few_presence_lists() -> None:
     for student in students:
         await student.disconnect()
     await ann.disconnect()
+
+
+async def test_rooms_whose_presence_went_out_are_not_kept(monkeypatch) -> None:
+    monkeypatch.setattr(services, "PRESENCE_COALESCE_SECONDS", 0)
+    state = process_state()
+    for number in range(20):
+        await services.apublish_presence(f"passing-{number}")
+    async with asyncio.timeout(5):
+        while state.presence_due:
+            await asyncio.wait(list(state.presence_due.values()))
+    assert state.presence_due == {}
