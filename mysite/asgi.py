@@ -1,24 +1,33 @@
 """ASGI entry point: `daphne mysite.asgi:application` serves HTTP and WebSockets.
 
 WebSockets pass the Origin check (a page from an allowed host), then get the
-session and user, then reach the room routes.
+session and user, then reach the room routes. Importing it also gives Daphne's
+WebSocket protocol the limits of `chat.daphne_limits`.
 """
 
 import os
 
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 # Set up Django (apps, models) before importing code that uses the ORM.
 django_asgi_app = get_asgi_application()
 
+from chat import daphne_limits  # noqa: E402
 from chat.layers import log_layer_mode  # noqa: E402
 from chat.origins import allowed_hosts_origin_validator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.sessions import socket_auth_stack  # noqa: E402
 
 log_layer_mode()
+# Daphne builds its WebSocket protocol once it serves, after importing this module.
+daphne_limits.install(
+    max_unsent_bytes=settings.CHAT_MAX_UNSENT_BYTES,
+    control_frame_rate=settings.CHAT_CONTROL_FRAME_RATE,
+    control_frame_burst=settings.CHAT_CONTROL_FRAME_BURST,
+)
 
 # --8<-- [start:application]
 application = ProtocolTypeRouter(
