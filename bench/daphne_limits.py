@@ -25,6 +25,7 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -199,27 +200,14 @@ SCENARIOS = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=list(SCENARIOS), action="append", help="run this scenario (repeatable)")
-    parser.add_argument("--variant", choices=list(VARIANTS), action="append", help="run this column (repeatable)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of slow readers")
-    args = parser.parse_args()
-    scenarios = SCENARIOS | {"slow readers": functools.partial(slow_readers, rounds=args.rounds)}
-    work = Path(tempfile.mkdtemp(prefix="chat-limits-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "mysite.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": f"sqlite:///{work / 'limits.sqlite3'}",
-        "REDIS_URL": "",
-    }
+def run_scenarios(work: Path, env: dict[str, str], names: list[str], variants: list[str], rounds: int) -> None:
+    """Each scenario against a fresh server per column; prints a table per scenario."""
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT, env=os.environ | env, check=True)
-    variants = {name: VARIANTS[name] for name in args.variant or VARIANTS}
-    for name in args.only or list(SCENARIOS):
+    scenarios = SCENARIOS | {"slow readers": functools.partial(slow_readers, rounds=rounds)}
+    for name in names:
         figures: dict[str, dict[str, str]] = {}
-        for variant, (overrides, attack) in variants.items():
+        for variant in variants:
+            overrides, attack = VARIANTS[variant]
             port = free_port()
             argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), "mysite.asgi:application"]
             log = work / f"{name}-{variant}.log"
@@ -231,6 +219,27 @@ def main() -> None:
         print("|---|" + "---|" * len(figures))
         for key in next(iter(figures.values())):
             print(f"| {key} | " + " | ".join(row[key] for row in figures.values()) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(SCENARIOS), action="append", help="run this scenario (repeatable)")
+    parser.add_argument("--variant", choices=list(VARIANTS), action="append", help="run this column (repeatable)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of slow readers")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="chat-limits-"))
+    env = {
+        "DJANGO_SETTINGS_MODULE": "mysite.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": HOST,
+        "DATABASE_URL": f"sqlite:///{work / 'limits.sqlite3'}",
+        "REDIS_URL": "",
+    }
+    try:
+        run_scenarios(work, env, args.only or list(SCENARIOS), args.variant or list(VARIANTS), args.rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\n{os.cpu_count()} cores; the server on core 0.")
 
 
