@@ -3,6 +3,8 @@
 HTTP requests pass the body size limit, then reach Django.
 WebSockets pass the Origin check (a page of this very site: scheme, host and
 port), then get the session and user, then reach the room routes.
+Importing it also gives Daphne's request class and WebSocket protocol the
+limits of `chat.body_limit` and `chat.daphne_limits`.
 """
 
 import os
@@ -16,6 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 django_asgi_app = get_asgi_application()
 
 
+from chat import daphne_limits  # noqa: E402
 from chat.body_limit import RequestBodyLimit, bound_daphne_request_bodies  # noqa: E402
 from chat.layers import log_layer_mode  # noqa: E402
 from chat.origins import OriginCheck  # noqa: E402
@@ -24,6 +27,12 @@ from chat.sessions import socket_auth_stack  # noqa: E402
 
 log_layer_mode()
 bound_daphne_request_bodies(settings.CHAT_MAX_REQUEST_BODY)
+# Daphne builds its WebSocket protocol once it serves, after importing this module.
+daphne_limits.install(
+    max_unsent_bytes=settings.CHAT_MAX_UNSENT_BYTES,
+    control_frame_rate=settings.CHAT_CONTROL_FRAME_RATE,
+    control_frame_burst=settings.CHAT_CONTROL_FRAME_BURST,
+)
 
 # --8<-- [start:application]
 application = ProtocolTypeRouter(

@@ -322,6 +322,15 @@ if 0 < CHAT_CLIENT_HEARTBEAT < 1:
 CHAT_MAX_REQUEST_BODY = env_int("CHAT_MAX_REQUEST_BODY", 2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BODY or None
 
+# Limits Daphne's own WebSocket protocol gets from chat/daphne_limits.py, for costs no consumer sees.
+# A socket is dropped once more than CHAT_MAX_UNSENT_BYTES sent to it wait unread (beyond what it was
+# sent at once), or once it sends ping, pong and continuation frames (the second and later pieces of a
+# message) faster than CHAT_CONTROL_FRAME_RATE a second on average or CHAT_CONTROL_FRAME_BURST at once.
+# CHAT_MAX_UNSENT_BYTES=0 or CHAT_CONTROL_FRAME_RATE=0 switches that limit off.
+CHAT_MAX_UNSENT_BYTES = env_int("CHAT_MAX_UNSENT_BYTES", 256 * 1024)
+CHAT_CONTROL_FRAME_RATE = env_float("CHAT_CONTROL_FRAME_RATE", 2.0)
+CHAT_CONTROL_FRAME_BURST = env_int("CHAT_CONTROL_FRAME_BURST", 20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -309,20 +309,61 @@ class WebEndpoint:
         return f"ws://{HOST}:{self.port}{path}"
 
 
+class TlsEndpoint(WebEndpoint):
+    """A server's TLS endpoint on a loopback `port`: https pages, wss sockets."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    @property
+    def http_url(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+    def ws_url(self, path: str) -> str:
+        return f"wss://{HOST}:{self.port}{path}"
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl as docs/deploy.md makes one; (cert, key)."""
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            require_executable("openssl", "openssl"), "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={HOST}",
+            "-keyout", str(key), "-out", str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return certificate, key
+
+
 class DaphneServer(WebEndpoint, ServerProcess):
-    """`daphne mysite.asgi:application`, as users run it, with settings from the environment."""
+    """`daphne mysite.asgi:application`, as users run it, with settings from the environment.
+
+    With `tls` (a certificate and its key), it also serves TLS on a second endpoint, as
+    Daphne alone does (deploy/systemd/chat-daphne-alone.service): `tls_endpoint`.
+    """
 
     name = "daphne"
 
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, log_path: Path, env: dict[str, str], tls: tuple[Path, Path] | None = None) -> None:
         super().__init__(log_path)
         self.env = env
         self.port = 0
+        self.tls = tls
+        self.tls_endpoint = TlsEndpoint(free_port()) if tls else None
 
     def command(self) -> list[str]:
         # Port 0 the first time: the kernel picks a free one and Daphne logs it.
-        endpoint = f"tcp:port={self.port}:interface={HOST}"
-        return [sys.executable, "-m", "daphne", "-e", endpoint, "mysite.asgi:application"]
+        endpoints = ["-e", f"tcp:port={self.port}:interface={HOST}"]
+        if self.tls:
+            certificate, key = self.tls
+            endpoints += [
+                "-e",
+                f"ssl:port={self.tls_endpoint.port}:privateKey={key}:certKey={certificate}:interface={HOST}",
+            ]
+        return [sys.executable, "-m", "daphne", *endpoints, "mysite.asgi:application"]
 
     def environment(self) -> dict[str, str]:
         return {**os.environ, **self.env}
@@ -331,10 +372,15 @@ class DaphneServer(WebEndpoint, ServerProcess):
         log_before = len(self.log())
         self.spawn()
 
+        tls_port = self.tls_endpoint.port if self.tls_endpoint else None
+
         def listening() -> int | None:
             self.fail_if_exited()
-            found = re.findall(r"Listening on TCP address [\d.]+:(\d+)", self.log()[log_before:])
-            return int(found[-1]) if found else None
+            found = [
+                int(port) for port in re.findall(r"Listening on TCP address [\d.]+:(\d+)", self.log()[log_before:])
+            ]
+            plain = [port for port in found if port != tls_port]
+            return plain[-1] if plain and (tls_port is None or tls_port in found) else None
 
         self.port = wait_for(listening, 30, "Daphne to listen")
 

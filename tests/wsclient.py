@@ -1,15 +1,24 @@
 """A small blocking WebSocket client speaking the chat protocol, for tests."""
 
 import json
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 import websocket
 
-from tests.servers import DaphneServer
+from tests.servers import WebEndpoint
 
 AMBIENT = {"presence", "typing"}
+
+# Raw client frames, for what websocket-client would not send: masked (as a client's must be)
+# with a zero mask, which leaves the payload as it is.
+PING_FRAME = b"\x89\x80\x00\x00\x00\x00"  # final, ping, empty
+PONG_FRAME = b"\x8a\x80\x00\x00\x00\x00"  # final, pong, empty
+FIRST_PIECE = b"\x01\x81\x00\x00\x00\x00x"  # not final, text, "x": a message in pieces begins
+NEXT_PIECE = b"\x00\x81\x00\x00\x00\x00x"  # not final, continuation, "x"
 
 
 def read_frame(ws: websocket.WebSocket) -> tuple[int, bytes]:
@@ -25,21 +34,50 @@ def read_frame(ws: websocket.WebSocket) -> tuple[int, bytes]:
     return frame.opcode, frame.data
 
 
+def frames_until_closed(ws: websocket.WebSocket, timeout: float = 10) -> list[int]:
+    """The opcodes of the frames the server sends until it ends the connection (however it ends it).
+
+    Fails the test if the connection is still open, and silent, after `timeout` seconds.
+    """
+    ws.settimeout(timeout)
+    opcodes = []
+    while True:
+        try:
+            opcode, _ = read_frame(ws)
+        except websocket.WebSocketTimeoutException:
+            raise AssertionError(f"the server kept the socket open; it sent {len(opcodes)} frames") from None
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return opcodes
+        opcodes.append(opcode)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return opcodes
+
+
 class ChatClient:
-    """One socket in one room of a live server."""
+    """One socket in one room of a live server (plain, or TLS through the server's `TlsEndpoint`).
+
+    `receive_buffer` sets the socket's receive buffer in bytes before it connects: a small one,
+    never read, makes a client that does not read.
+    """
 
     def __init__(
         self,
-        server: DaphneServer,
+        server: WebEndpoint,
         room: str,
         origin: str | None = None,
         after: int | None = None,
         timeout: float = 10,
         cookie: str | None = None,
+        receive_buffer: int | None = None,
     ) -> None:
         query = "" if after is None else f"?after={after}"
         self.url = server.ws_url(f"/ws/chat/{quote(room)}/{query}")
-        self.ws = websocket.create_connection(self.url, origin=origin or server.origin, timeout=timeout, cookie=cookie)
+        options: dict = {"origin": origin or server.origin, "timeout": timeout, "cookie": cookie}
+        if receive_buffer:
+            options["sockopt"] = ((socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer),)
+        if self.url.startswith("wss:"):
+            options["sslopt"] = {"cert_reqs": ssl.CERT_NONE}  # the tests' self-signed certificate
+        self.ws = websocket.create_connection(self.url, **options)
         # Every chat.message received, in arrival order, to check for loss, doubles and order.
         self.messages: list[dict] = []
         # Frames about people (presence, typing), kept apart: most tests are about messages.
