@@ -30,9 +30,13 @@ async def channel_layer_status() -> str:
         return "down"
     try:
         channel = await layer.new_channel()
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            await layer.send(channel, {"type": "health.ping"})
-            await layer.receive(channel)
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                await layer.send(channel, {"type": "health.ping"})
+                await layer.receive(channel)
+        finally:
+            if hasattr(layer, "forget_channel"):  # the Redis layer keeps what comes for a channel in use
+                layer.forget_channel(channel)
     except Exception as exc:  # a timeout, redis-py's connection errors, a full channel: all mean not ready
         return f"down: {type(exc).__name__}"
     return "ok"

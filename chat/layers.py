@@ -103,6 +103,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
 
     async def group_add(self, group: str, channel: str) -> None:
         self._groups_by_channel[channel].add(group)
+        self.receive_buffer.in_use.add(channel)
         try:
             async with asyncio.timeout(self.command_timeout):
                 await super().group_add(group, channel)
@@ -115,7 +116,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             groups.discard(group)
             if not groups:
                 del self._groups_by_channel[channel]
-                self.receive_buffer.forget(channel)
+                self.forget_channel(channel)
         try:
             async with asyncio.timeout(self.command_timeout):
                 await super().group_discard(group, channel)
@@ -143,8 +144,22 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
                     await asyncio.shield(self._recovery)
         except asyncio.CancelledError:
             if channel not in self._groups_by_channel:  # its consumer has gone; a hub forgets it on leaving its Group
-                self.receive_buffer.forget(channel)
+                self.forget_channel(channel)
             raise
+
+    async def new_channel(self, prefix: str = "specific") -> str:
+        channel = await super().new_channel(prefix)
+        self.receive_buffer.in_use.add(channel)
+        return channel
+
+    def forget_channel(self, channel: str) -> None:
+        """Nothing will receive on `channel` again: drop what waits for it, and what comes for it later.
+
+        Done by the layer itself when a channel leaves its last Group, or when a
+        receive on a channel in no Group is cancelled (its consumer has gone); a
+        one-off channel (the readiness check's) is forgotten by its user.
+        """
+        self.receive_buffer.forget(channel)
 
     async def _clean_receive_backup(self, index: int, channel: str) -> None:
         # channels-redis runs this as a task nobody awaits, so a lost Redis would
