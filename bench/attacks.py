@@ -26,13 +26,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from bench.clients import (
-    CONNECT_OPTIONS,
     OPCODE_PING,
     OPCODE_PONG,
     OPCODE_TEXT,
     RawSocket,
     Refused,
     client_frame,
+    connect_options,
     drain_messages,
 )
 from bench.run import HOST
@@ -107,7 +107,10 @@ async def slow_readers(target: Target, seconds: float, readers: int = 30, talker
     room = fresh("busy")
     path = f"/ws/chat/{room}/"
     people = await asyncio.gather(
-        *(connect(target.ws_url(path), local_addr=(BYSTANDER_ADDRESS, 0), **CONNECT_OPTIONS) for _ in range(talkers))
+        *(
+            connect(target.ws_url(path), local_addr=(BYSTANDER_ADDRESS, 0), **connect_options(target.ws_url(path)))
+            for _ in range(talkers)
+        )
     )
     listening = [asyncio.create_task(drain_messages(person)) for person in people]
     sockets: list[RawSocket] = []
@@ -190,7 +193,9 @@ async def lobby_sockets(target: Target, seconds: float, sockets: int = 300) -> s
         async with gate:
             try:
                 client = await connect(
-                    target.ws_url("/ws/lobby/"), local_addr=(attacker_address(5), 0), **CONNECT_OPTIONS
+                    target.ws_url("/ws/lobby/"),
+                    local_addr=(attacker_address(5), 0),
+                    **connect_options(target.ws_url("/ws/lobby/")),
                 )
             except (InvalidHandshake, OSError, TimeoutError):
                 counts["refused"] += 1
@@ -276,7 +281,7 @@ async def rooms_for_free(target: Target, seconds: float, loops: int = 16) -> str
         while time.monotonic() < deadline:
             url = target.ws_url(f"/ws/chat/{prefix}-{uuid.uuid4().hex[:8]}/")
             try:
-                async with connect(url, local_addr=(attacker_address(7), 0), **CONNECT_OPTIONS) as client:
+                async with connect(url, local_addr=(attacker_address(7), 0), **connect_options(url)) as client:
                     async with asyncio.timeout(5):
                         first = json.loads(await client.recv())
                 counts[f"refused ({first['code']})" if first.get("type") == "error" else "opened"] += 1
@@ -306,7 +311,7 @@ async def catch_up_amplification(target: Target, seconds: float, loops: int = 8)
         nonlocal received
         while time.monotonic() < deadline:
             try:
-                async with connect(url, local_addr=(attacker_address(8), 0), **CONNECT_OPTIONS) as client:
+                async with connect(url, local_addr=(attacker_address(8), 0), **connect_options(url)) as client:
                     async with asyncio.timeout(5):
                         while True:  # until the room's newest message, the catch-up's last
                             data = await client.recv(decode=False)

@@ -17,9 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.run import HOST
 
-ORIGIN = f"http://{HOST}"
 CONNECT_OPTIONS = {
-    "origin": ORIGIN,
     "compression": None,  # Daphne negotiates none; see PITFALLS on permessage-deflate
     "ping_interval": None,
     "max_queue": None,
@@ -27,6 +25,18 @@ CONNECT_OPTIONS = {
     "close_timeout": 2,
     "proxy": None,
 }
+
+
+def page_origin(port: int) -> str:
+    """The Origin of a page served by the server on `port`: the only one its sockets accept."""
+    return f"http://{HOST}:{port}"
+
+
+def connect_options(ws_url: str) -> dict:
+    """`CONNECT_OPTIONS`, with the Origin of the server's own pages."""
+    port = int(ws_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    return CONNECT_OPTIONS | {"origin": page_origin(port)}
+
 
 OPCODE_TEXT, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x1, 0x8, 0x9, 0xA
 
@@ -121,7 +131,7 @@ class RawSocket:
                 key = base64.b64encode(os.urandom(16)).decode()
                 request = (
                     f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {page_origin(port)}\r\n\r\n"
                 )
                 await loop.sock_sendall(sock, request.encode())
                 response = b""

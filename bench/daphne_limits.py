@@ -63,7 +63,9 @@ def cpu_seconds(pid: int) -> float:
 
 def connect(port: int, room: str, receive_buffer: int | None = None) -> websocket.WebSocket:
     options = {} if receive_buffer is None else {"sockopt": ((socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer),)}
-    return websocket.create_connection(f"ws://{HOST}:{port}/ws/chat/{room}/", origin=ORIGIN, timeout=10, **options)
+    return websocket.create_connection(
+        f"ws://{HOST}:{port}/ws/chat/{room}/", origin=f"{ORIGIN}:{port}", timeout=10, **options
+    )
 
 
 class Repeating(threading.Thread):

@@ -16,7 +16,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench.clients import CONNECT_OPTIONS
+from bench.clients import connect_options
 from bench.loadgen import rss_kib
 from bench.run import HOST
 
@@ -42,7 +42,7 @@ async def probe(port: int, room: str, log_path: Path) -> None:
         async def keep_open(slot: int) -> None:
             while True:
                 try:
-                    client = await connect(url, local_addr=(QUIET_ADDRESS, 0), **CONNECT_OPTIONS)
+                    client = await connect(url, local_addr=(QUIET_ADDRESS, 0), **connect_options(url))
                 except (OSError, InvalidHandshake, TimeoutError):
                     record("X refused")
                     await asyncio.sleep(0.5)

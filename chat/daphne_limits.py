@@ -54,6 +54,7 @@ from twisted.internet.tcp import Connection
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import implementer
 
+from chat import protocol
 from chat.limits import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,14 @@ WRITTEN_AGAINST = {"daphne": "4.2.3", "autobahn": "26.10.2", "twisted": "26.10.0
 # their source in the versions above.
 OVERRIDDEN = {
     (WebSocketAdapterProtocol, "connectionMade"): "63ceb64088e44552",  # the transport is ready
+    (WebSocketAdapterProtocol, "dataReceived"): "7997f762de218433",  # bytes read from the socket
     (WebSocketProtocol, "check_timeouts"): "0e2ee6816a93a598",  # Daphne calls it on each socket every 2 s
     (WebSocketProtocol, "serverSend"): "345f21330d2a18ce",  # each frame the application sends
     (AutobahnProtocol, "onPing"): "d283f6ebda586764",  # answers with a pong
     (AutobahnProtocol, "onPong"): "e75245df70f4224a",
     (AutobahnProtocol, "onMessageBegin"): "1c5cb3b3e3eb227b",
     (AutobahnProtocol, "onMessageFrameBegin"): "68c4eae4de95e1fb",  # each frame of a message
+    (WebSocketProtocol, "onMessage"): "826cc86d0e2aeef0",  # hands a message to the consumer's queue
 }
 # And those it relies on: every ping and pong reaches onPing and onPong, every data frame
 # onMessageFrameBegin (the first of a message after onMessageBegin); reading stops once the
@@ -144,11 +147,16 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
     max_unsent_bytes = 0
     control_frame_rate = 0.0
     control_frame_burst = 1
+    message_rate = 0.0
+    message_burst = 1
 
     def connectionMade(self) -> None:  # noqa: N802 - Twisted's interface
         super().connectionMade()
         self.control_frames = TokenBucket(self.control_frame_rate, self.control_frame_burst)
+        self.messages = TokenBucket(self.message_rate, self.message_burst)
         self.message_frames = 0
+        self.reading_stopped = False
+        self.flooding = False
         self.backlog = SendBacklog()
         if self.max_unsent_bytes > 0:
             # In place of Daphne's HTTP channel, which did the upgrade and ignores what it is told.
@@ -193,8 +201,45 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
             self.drop("it sent pong frames faster than allowed")
 
     def onMessageBegin(self, isBinary: bool) -> None:  # noqa: N802, N803
+        if self.state == self.STATE_CLOSING and not self.reading_stopped:
+            # The app closed the socket (a flooder, say) and it keeps sending: autobahn would read and
+            # parse all of it until the closing handshake times out.
+            self.stop_reading()
+        elif not self.messages.take():
+            self.flooding = True  # closed once this read's frames are parsed: autobahn is mid-frame now
         self.message_frames = 0
         super().onMessageBegin(isBinary)
+
+    def stop_reading(self) -> None:
+        """Parse nothing more this socket sends; the close frame goes out, and autobahn ends the connection
+        when its closing handshake times out. What arrives meanwhile is read and thrown away unparsed:
+        left unread, it would make the end a reset, and the client could lose the close frame that says
+        why."""
+        self.reading_stopped = True
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's interface
+        if not self.reading_stopped:
+            super().dataReceived(data)
+        if self.flooding and not self.reading_stopped and self.state == self.STATE_OPEN:
+            self.close_for_flooding()
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803 - autobahn's interface
+        if not self.flooding:  # past the cap, nothing more is queued for the consumer
+            super().onMessage(payload, isBinary)
+
+    def close_for_flooding(self) -> None:
+        """Say why and close with 4008, as the consumer does for a flood, before the rest is read and queued.
+
+        A client sending back to back gets thousands of frames parsed and queued
+        for the consumer before the consumer has seen the 31 after which it
+        closes the socket itself; this cap is far above anything a page sends.
+        """
+        address = self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
+        logger.warning("Closed a WebSocket from %s: it sent frames far faster than its rate.", address)
+        detail = "You sent frames far faster than allowed; closing."
+        self.sendMessage(protocol.encode(protocol.error(protocol.FLOODING, detail)).encode())
+        self.sendClose(code=protocol.CLOSE_POLICY_VIOLATION, reason="flooding")
+        self.stop_reading()
 
     def onMessageFrameBegin(self, length: int) -> None:  # noqa: N802
         self.message_frames += 1
@@ -229,7 +274,14 @@ def discard_unsent(transport: object) -> None:
         transport._tempDataBuffer, transport._tempDataLen = [], 0
 
 
-def install(*, max_unsent_bytes: int, control_frame_rate: float, control_frame_burst: int) -> None:
+def install(
+    *,
+    max_unsent_bytes: int,
+    control_frame_rate: float,
+    control_frame_burst: int,
+    message_rate: float = 0.0,
+    message_burst: int = 1,
+) -> None:
     """Make Daphne build `LimitedWebSocketProtocol` for each WebSocket, with these limits (0: off)."""
     missing = [name for _, name in OVERRIDDEN if not hasattr(WebSocketProtocol, name)]
     if not hasattr(TrafficStats(), "outgoingOctetsWireLevel"):
@@ -251,4 +303,6 @@ def install(*, max_unsent_bytes: int, control_frame_rate: float, control_frame_b
     LimitedWebSocketProtocol.max_unsent_bytes = max_unsent_bytes
     LimitedWebSocketProtocol.control_frame_rate = control_frame_rate
     LimitedWebSocketProtocol.control_frame_burst = control_frame_burst
+    LimitedWebSocketProtocol.message_rate = message_rate
+    LimitedWebSocketProtocol.message_burst = message_burst
     WebSocketFactory.protocol = LimitedWebSocketProtocol

@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 django_asgi_app = get_asgi_application()
 
 
-from chat import daphne_limits  # noqa: E402
+from chat import daphne_limits, limits  # noqa: E402
 from chat.body_limit import RequestBodyLimit, bound_daphne_request_bodies  # noqa: E402
 from chat.layers import log_layer_mode  # noqa: E402
 from chat.origins import OriginCheck  # noqa: E402
@@ -32,6 +32,10 @@ daphne_limits.install(
     max_unsent_bytes=settings.CHAT_MAX_UNSENT_BYTES,
     control_frame_rate=settings.CHAT_CONTROL_FRAME_RATE,
     control_frame_burst=settings.CHAT_CONTROL_FRAME_BURST,
+    # Far above a socket's allowance (its rate and pings, and the refusals before the consumer closes
+    # it): only a client sending back to back reaches it, and is closed before its frames pile up.
+    message_rate=4 * (settings.CHAT_RATE_LIMIT + limits.PING_RATE) if settings.CHAT_RATE_LIMIT > 0 else 0,
+    message_burst=2 * (3 * settings.CHAT_RATE_BURST + limits.PING_BURST),
 )
 
 # --8<-- [start:application]
