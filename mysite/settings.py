@@ -347,5 +347,8 @@ LOGGING = {
         # Daphne's root handler would print each line a second time.
         "django.request": {"handlers": ["requests"], "level": "WARNING", "propagate": False},
         "django.security": {"handlers": ["requests"], "level": "WARNING", "propagate": False},
+        # django-axes says "locking out" on every refused attempt, beside django.request's own line for
+        # the 429: one line per guess is enough for a log a guesser fills.
+        "axes": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
