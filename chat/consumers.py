@@ -194,9 +194,11 @@ class FrameConsumer(AsyncWebsocketConsumer):
         seconds (10). Sockets already open from the address are not touched.
         """
         self.allowance = None
-        self.handshakes().empty()
+        handshakes = self.handshakes()
+        handshakes.empty()
         logger.warning("Closed a socket from %s: %s", self.address, code)
-        await self.send_error(code, detail)
+        # retry_after: when its address may open a socket again, so that a page does not try sooner in vain.
+        await self.send_frame(protocol.closing_error(code, detail, handshakes.seconds_until_next()))
         await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
 
     async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
@@ -257,9 +259,13 @@ class ChatConsumer(FrameConsumer):
             await self.send_error(exc.code, exc.detail)
             after = None
         self.room, frames = await self.first_frames(room_name, after)
-        # A catch-up longer than the history counts as more handshakes: a reconnect loop with
-        # ?after=0 to a long room soon waits for the address's budget.
-        self.handshakes().charge(limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
+        # A catch-up longer than the history counts as more handshakes, and goes out only while the
+        # address has some left: catch-ups at once, or a reconnect loop with ?after=0, wait their turn.
+        handshakes = self.handshakes()
+        if not handshakes.afford(limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH)):
+            await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
+            await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
+            return
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(room_name, self.socket_id, self.author)

@@ -49,6 +49,16 @@ class TokenBucket:
             self._refill()
             self.tokens -= amount
 
+    def afford(self, amount: float) -> bool:
+        """Spend `amount` tokens if any are left, into debt if need be (no deeper than one burst)."""
+        if self.rate <= 0:
+            return True
+        self._refill()
+        if self.tokens <= 0:
+            return False
+        self.tokens = max(self.tokens - amount, -float(self.burst))
+        return True
+
     def empty(self) -> None:
         """Refuse for as long as the bucket takes to refill from empty (burst / rate seconds), from now."""
         if self.rate > 0:
@@ -124,29 +134,33 @@ def client_address(scope: dict) -> str:
 
 
 class HourlyCounter:
-    """Actions per key within the current hour of this process; a limit of 0 switches it off.
+    """Distinct things per key within the current hour of this process; a limit of 0 switches it off.
 
-    Every count starts again when the hour is over, so it holds an entry only
-    for each key that acted within the hour: bounded by what those keys did.
+    Every count starts again when the hour is over, so it holds entries only
+    for the keys that acted within the hour: bounded by what those keys did.
+    A thing counted twice (messages racing to store one room) counts once.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, seconds: float = 3600) -> None:
         self.clock = clock
         self.seconds = seconds
-        self.counts: collections.Counter[str] = collections.Counter()
+        self.counts: dict[str, set[str]] = {}
         self.hour_ends = clock() + seconds
 
-    def take(self, key: str, limit: int) -> bool:
-        """Count one action of `key`; False, counting nothing, when it has had `limit` this hour."""
+    def take(self, key: str, limit: int, thing: str = "") -> bool:
+        """Count `thing` for `key`; False, counting nothing, when `key` has had `limit` other things this hour."""
         if limit <= 0:
             return True
         now = self.clock()
         if now >= self.hour_ends:
             self.counts.clear()
             self.hour_ends = now + self.seconds
-        if self.counts[key] >= limit:
+        things = self.counts.setdefault(key, set())
+        if thing in things:
+            return True
+        if len(things) >= limit:
             return False
-        self.counts[key] += 1
+        things.add(thing)
         return True
 
     def seconds_left(self) -> float:

@@ -325,6 +325,13 @@ def rate_limited(retry_after: float, client_id: str | None = None) -> dict[str, 
     return frame
 
 
+def closing_error(code: str, detail: str, retry_after: float) -> dict[str, Any]:
+    """The error before a close for a policy violation: its address may connect again in `retry_after` seconds."""
+    frame = error(code, detail)
+    frame["retry_after"] = _retry_seconds(retry_after)
+    return frame
+
+
 def too_many_handshakes(retry_after: float) -> dict[str, Any]:
     """The ``too_many_handshakes`` error: connect again in `retry_after` seconds."""
     seconds = _retry_seconds(retry_after)

@@ -138,7 +138,7 @@ async def _count_new_room(room: Room, client_address: str, client_id: str | None
     if room.pk is not None or await selectors.astored_room(room) is not None:
         return
     limit = settings.CHAT_NEW_ROOMS_PER_IP
-    if not limits.new_rooms.take(client_address, limit):
+    if not limits.new_rooms.take(client_address, limit, room.name):
         minutes = math.ceil(limits.new_rooms.seconds_left() / 60)
         detail = (
             f"Your address has started {limit} new rooms within the hour, the most it may; say it in a room that is"

@@ -302,7 +302,7 @@ if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:
 # Open sockets per client address, per Daphne process. 0 switches the limit off.
 CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
 # Sockets a client address may open per Daphne process: on average per second, and at once (a class
-# behind one address opening the room together: 50 students with two tabs each). A catch-up longer than
+# behind one address opening the room together; raise it with CHAT_MAX_CONNECTIONS_PER_IP). A catch-up longer than
 # the history counts as one more for every CHAT_HISTORY_LENGTH messages. 0 switches the limit off.
 CHAT_HANDSHAKE_RATE = env_float("CHAT_HANDSHAKE_RATE", 10.0)
 CHAT_HANDSHAKE_BURST = env_int("CHAT_HANDSHAKE_BURST", 100)

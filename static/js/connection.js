@@ -157,7 +157,8 @@ export class RoomConnection {
     } catch {
       return; // Not ours to understand; the protocol only sends JSON.
     }
-    if (frame?.type === "error" && frame.code === "too_many_handshakes" && Number.isFinite(frame.retry_after)) {
+    const waitsToConnect = frame?.code === "too_many_handshakes" || frame?.code === "flooding";
+    if (frame?.type === "error" && waitsToConnect && Number.isFinite(frame.retry_after)) {
       this.notBefore = Date.now() + Math.min(Math.max(frame.retry_after * 1000, 0), LONGEST_WAIT_MS);
     }
     if (frame && typeof frame === "object" && frame.type !== "pong") this.onFrame(frame);

@@ -153,14 +153,22 @@ def test_a_bucket_in_use_is_kept_by_a_sweep() -> None:
 def test_an_hourly_count_is_per_key_and_starts_again_with_the_next_hour() -> None:
     clock = FakeClock()
     rooms = HourlyCounter(clock)
-    assert [rooms.take("10.0.0.1", 2) for _ in range(3)] == [True, True, False]
-    assert rooms.take("10.0.0.2", 2)
+    assert [rooms.take("10.0.0.1", 2, room) for room in ("a", "b", "c")] == [True, True, False]
+    assert rooms.take("10.0.0.2", 2, "c")
     clock.now += 3599
-    assert not rooms.take("10.0.0.1", 2)
+    assert not rooms.take("10.0.0.1", 2, "d")
     assert rooms.seconds_left() == 1
     clock.now += 1
-    assert rooms.take("10.0.0.1", 2)
-    assert dict(rooms.counts) == {"10.0.0.1": 1}, "the past hour's keys are gone"
+    assert rooms.take("10.0.0.1", 2, "d")
+    assert rooms.counts == {"10.0.0.1": {"d"}}, "the past hour's keys are gone"
+
+
+def test_one_room_counted_by_messages_that_race_to_store_it_counts_once() -> None:
+    """A class of 30 behind one address saying hello at once in a new room starts one room, not 30."""
+    rooms = HourlyCounter(FakeClock())
+    assert all(rooms.take("10.0.0.1", 2, "physics") for _ in range(30))
+    assert rooms.take("10.0.0.1", 2, "maths")
+    assert not rooms.take("10.0.0.1", 2, "chemistry")
 
 
 def test_an_hourly_limit_of_zero_switches_it_off() -> None:
