@@ -258,14 +258,18 @@ class ChatConsumer(FrameConsumer):
         except protocol.ProtocolError as exc:
             await self.send_error(exc.code, exc.detail)
             after = None
-        self.room, frames = await self.first_frames(room_name, after)
-        # A catch-up longer than the history counts as more handshakes, and goes out only while the
-        # address has some left: catch-ups at once, or a reconnect loop with ?after=0, wait their turn.
+        # A catch-up longer than the history counts as more handshakes, reserved at its longest before
+        # it is read and the unused part given back after: catch-ups asked at once, or a reconnect loop
+        # with ?after=0, wait for the address's budget instead of all being read and sent.
         handshakes = self.handshakes()
-        if not handshakes.afford(limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH)):
+        longest = limits.extra_handshakes(settings.CHAT_CATCH_UP_LIMIT, settings.CHAT_HISTORY_LENGTH)
+        reserved = 0.0 if after is None else handshakes.reserve(longest)
+        if reserved is None:
             await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
             await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
             return
+        self.room, frames = await self.first_frames(room_name, after)
+        handshakes.refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(room_name, self.socket_id, self.author)

@@ -155,6 +155,7 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         self.control_frames = TokenBucket(self.control_frame_rate, self.control_frame_burst)
         self.messages = TokenBucket(self.message_rate, self.message_burst)
         self.message_frames = 0
+        self.stalled_checks, self.waiting_before, self.written_before = 0, 0, 0
         self.reading_stopped = False
         self.flooding = False
         self.backlog = SendBacklog()
@@ -179,6 +180,24 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
             self.backlog.counted_from = self.trafficStats.outgoingOctetsWireLevel
         elif self.unsent_over_limit():
             self.drop(f"it left more than {self.max_unsent_bytes} bytes unread")
+        else:
+            self.check_stalled()
+
+    def check_stalled(self) -> None:
+        """Drop a socket holding more than the limit unsent that took none of it over two checks (4 s).
+
+        The rule above counts what is sent after the buffer filled; a socket sent a long
+        catch-up at once in a quiet room is sent nothing more, and would hold it all.
+        A slow reader takes some of it between checks, and stays.
+        """
+        if self.max_unsent_bytes <= 0:
+            return
+        waiting, written = unsent_bytes(self.transport), self.trafficStats.outgoingOctetsWireLevel
+        taken = (written - self.written_before) - (waiting - self.waiting_before)
+        self.stalled_checks = self.stalled_checks + 1 if waiting > self.max_unsent_bytes and taken <= 0 else 0
+        self.waiting_before, self.written_before = waiting, written
+        if self.stalled_checks > 2:
+            self.drop(f"it took none of the {waiting} bytes waiting for it")
 
     def serverSend(self, content: Any, binary: bool = False) -> None:  # noqa: N802 - Daphne's name
         # Also before each frame, so that the limit holds between two checks.
@@ -257,6 +276,15 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         self.wasNotCleanReason = reason
         self.dropConnection(abort=True)
         discard_unsent(self.transport)
+
+
+def unsent_bytes(transport: object) -> int:
+    """The bytes a transport holds that the kernel has not taken yet (over TLS, in the TCP transport beneath)."""
+    if isinstance(transport, TLSMemoryBIOProtocol):
+        transport = transport.transport
+    if isinstance(transport, FileDescriptor):
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return 0
 
 
 def discard_unsent(transport: object) -> None:

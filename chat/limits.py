@@ -49,15 +49,25 @@ class TokenBucket:
             self._refill()
             self.tokens -= amount
 
-    def afford(self, amount: float) -> bool:
-        """Spend `amount` tokens if any are left, into debt if need be (no deeper than one burst)."""
+    def reserve(self, amount: float) -> float | None:
+        """Spend up to `amount` tokens if any are left, into debt no deeper than one burst; None if none are left.
+
+        Returns what was spent, for `refund` once the real cost is known.
+        """
         if self.rate <= 0:
-            return True
+            return 0.0
         self._refill()
         if self.tokens <= 0:
-            return False
-        self.tokens = max(self.tokens - amount, -float(self.burst))
-        return True
+            return None
+        spent = min(amount, self.tokens + self.burst)
+        self.tokens -= spent
+        return spent
+
+    def refund(self, amount: float) -> None:
+        """Give back `amount` tokens spent on something that cost less than expected."""
+        if self.rate > 0 and amount > 0:
+            self._refill()
+            self.tokens = min(self.tokens + amount, float(self.burst))
 
     def empty(self) -> None:
         """Refuse for as long as the bucket takes to refill from empty (burst / rate seconds), from now."""

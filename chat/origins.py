@@ -87,7 +87,16 @@ def _possible_schemes(scope: dict) -> list[str]:
         return [PAGE_SCHEMES.get(scope["scheme"], scope["scheme"])]
     if settings.SECURE_SSL_REDIRECT:
         return ["https"]
+    # A Host without a port names the scheme's default port: on Daphne's own port 80 or 443, that
+    # port says the scheme (https://host is port 443, another server, for a socket that came to 80).
+    host = _header(scope, b"host") or ""
+    listening = (scope.get("server") or [None, None])[1]
+    if ":" not in host.rsplit("]", 1)[-1] and listening in DEFAULT_PORT_SCHEMES:
+        return [DEFAULT_PORT_SCHEMES[listening]]
     return ["http", "https"]
+
+
+DEFAULT_PORT_SCHEMES = {80: "http", 443: "https"}
 
 
 def _trusted(origin: str) -> bool:

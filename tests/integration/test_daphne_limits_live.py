@@ -85,6 +85,22 @@ def test_a_socket_that_does_not_read_is_dropped_and_the_process_goes_on(
     assert "Dropped a WebSocket from 127.0.0.1: it left more than" in limited_daphne.log()[log_before:]
 
 
+def test_a_socket_that_takes_none_of_a_long_catch_up_in_a_quiet_room_is_dropped(
+    limited_daphne: DaphneServer, room_name: str
+) -> None:
+    """Sent a long catch-up at once and then nothing: no later frame shows it is behind; its stalling does."""
+    with ChatClient(limited_daphne, room_name) as talker:
+        for number in range(1, 101):  # 6 MB: more than the kernel's buffers on both ends take
+            talker.post(LONG_MESSAGE, client_id=f"long-{number}", timeout=10)
+    already_open, log_before = open_sockets(limited_daphne), len(limited_daphne.log())
+    with ChatClient(limited_daphne, room_name, after=0, receive_buffer=4096):
+        wait_for(lambda: open_sockets(limited_daphne) == already_open + 1, 10, "the socket to open")
+        wait_for(
+            lambda: open_sockets(limited_daphne) == already_open, 30, "the server to drop the socket that takes nothing"
+        )
+    assert "took none of the" in limited_daphne.log()[log_before:]
+
+
 @pytest.mark.parametrize(
     "flood",
     [PING_FRAME * 1000, PONG_FRAME * 1000, FIRST_PIECE + NEXT_PIECE * 1000],

@@ -145,3 +145,13 @@ def test_a_server_that_names_the_scheme_is_believed() -> None:
 )
 def test_extra_pages_come_from_django_s_csrf_trusted_origins(origin: str, trusted: bool) -> None:
     assert (origin_refusal(scope(origin)) is None) == trusted
+
+
+@pytest.mark.parametrize(("listening", "page", "other"), [(80, "http", "https"), (443, "https", "http")])
+def test_a_host_without_a_port_on_a_default_port_takes_only_that_port_s_scheme(
+    listening: int, page: str, other: str
+) -> None:
+    """``Host: 127.0.0.1`` on port 80 is http's page; https://127.0.0.1 is port 443, another server."""
+    came_to_port = {"server": ["127.0.0.1", listening]}
+    assert origin_refusal(scope(f"{page}://127.0.0.1", b"127.0.0.1", **came_to_port)) is None
+    assert origin_refusal(scope(f"{other}://127.0.0.1", b"127.0.0.1", **came_to_port)) is not None
