@@ -36,9 +36,6 @@ class FrameConsumer(AsyncWebsocketConsumer):
     whatever ends the consumer: a close, an exception, or the server cancelling it.
     """
 
-    allowance: limits.FrameAllowance | None = None  # set once the client is admitted; None again once closing
-    address = "unknown"
-
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.cleanup = Cleanup()
@@ -88,6 +85,42 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send_text(protocol.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send a frame already encoded (`protocol.encode`).
+
+        Straight to the server's ``send``, as Channels' own ``send`` would after
+        building the same message: this runs once per socket for every message.
+        """
+        # A plain try: contextlib.suppress would build a context manager for every frame.
+        try:  # noqa: SIM105
+            await self.base_send({"type": "websocket.send", "text": text})
+        except SOCKET_GONE:
+            pass  # The client closed while this frame was on its way; the disconnect event follows and cleans up.
+
+    async def send_error(self, code: str, detail: str, client_id: str | None = None) -> None:
+        await self.send_frame(protocol.error(code, detail, client_id))
+
+    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
+        """Tell the client why, then close with an application close code rather than a server error."""
+        await self.accept()
+        await self.send_error(code, detail)
+        await self.close(code=close_code)
+
+
+class LimitedConsumer(FrameConsumer):
+    """A client held to its limits: handshakes and sockets per address, frames per socket.
+
+    Every WebSocket path counts against its address's handshakes; `admit_client`
+    takes one of the address's sockets and gives the socket its frame allowance;
+    `receive` applies it before parsing, and hands each valid frame to `handle`.
+    """
+
+    allowance: limits.FrameAllowance | None = None  # set once the client is admitted; None again once closing
+    address = "unknown"
 
     async def websocket_connect(self, message: dict) -> None:
         """Count the handshake against the client's address first, whatever the path; then `connect`."""
@@ -165,23 +198,21 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """Act on one valid frame from the client, within its rate."""
         raise NotImplementedError
 
-    async def send_frame(self, frame: dict) -> None:
-        await self.send_text(protocol.encode(frame))
+    async def reserve_catch_up(self) -> float | None:
+        """Reserve a catch-up's longest cost in handshakes before it is read; None (and refused) if none are left.
 
-    async def send_text(self, text: str) -> None:
-        """Send a frame already encoded (`protocol.encode`).
-
-        Straight to the server's ``send``, as Channels' own ``send`` would after
-        building the same message: this runs once per socket for every message.
+        A catch-up longer than the history counts as more handshakes, the unused part given back once
+        it is read (`TokenBucket.refund`): catch-ups asked at once, or a reconnect loop with ?after=0,
+        wait for the address's budget instead of all being read and sent.
         """
-        # A plain try: contextlib.suppress would build a context manager for every frame.
-        try:  # noqa: SIM105
-            await self.base_send({"type": "websocket.send", "text": text})
-        except SOCKET_GONE:
-            pass  # The client closed while this frame was on its way; the disconnect event follows and cleans up.
-
-    async def send_error(self, code: str, detail: str, client_id: str | None = None) -> None:
-        await self.send_frame(protocol.error(code, detail, client_id))
+        handshakes = self.handshakes()
+        reserved = handshakes.reserve(
+            limits.extra_handshakes(settings.CHAT_CATCH_UP_LIMIT, settings.CHAT_HISTORY_LENGTH)
+        )
+        if reserved is None:
+            await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
+            await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
+        return reserved
 
     async def close_for_policy(self, code: str, detail: str) -> None:
         """Tell the client why and close with CLOSE_POLICY_VIOLATION; what it sends from now on is dropped unread.
@@ -201,14 +232,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await self.send_frame(protocol.closing_error(code, detail, handshakes.seconds_until_next()))
         await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
 
-    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
-        """Tell the client why, then close with an application close code rather than a server error."""
-        await self.accept()
-        await self.send_error(code, detail)
-        await self.close(code=close_code)
 
-
-class ChatConsumer(FrameConsumer):
+class ChatConsumer(LimitedConsumer):
     """One browser socket in one room (``ws/chat/<room>/?after=<id>``).
 
     It joins the room's Group through this process's fan-out (`chat.fanout`),
@@ -219,20 +244,15 @@ class ChatConsumer(FrameConsumer):
     and acknowledged.
     """
 
-    # Channels gives a consumer no channel when its alias names no layer; the
-    # services still reach the layer itself through get_channel_layer().
-    channel_layer_alias = None
+    channel_layer_alias = None  # no channel: the services reach the layer through get_channel_layer()
     closing = False
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
         room_name = await self.admit()
         if room_name is None:
             return
+        self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
         self.user = self.scope.get("user")
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.author = display_name(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest_name()
@@ -258,18 +278,11 @@ class ChatConsumer(FrameConsumer):
         except protocol.ProtocolError as exc:
             await self.send_error(exc.code, exc.detail)
             after = None
-        # A catch-up longer than the history counts as more handshakes, reserved at its longest before
-        # it is read and the unused part given back after: catch-ups asked at once, or a reconnect loop
-        # with ?after=0, wait for the address's budget instead of all being read and sent.
-        handshakes = self.handshakes()
-        longest = limits.extra_handshakes(settings.CHAT_CATCH_UP_LIMIT, settings.CHAT_HISTORY_LENGTH)
-        reserved = 0.0 if after is None else handshakes.reserve(longest)
+        reserved = 0.0 if after is None else await self.reserve_catch_up()
         if reserved is None:
-            await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
-            await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
             return
         self.room, frames = await self.first_frames(room_name, after)
-        handshakes.refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
+        self.handshakes().refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(room_name, self.socket_id, self.author)
@@ -370,7 +383,7 @@ class ChatConsumer(FrameConsumer):
             await self.close(code=protocol.CLOSE_ACCOUNT_CHANGED)
 
 
-class LobbyConsumer(FrameConsumer):
+class LobbyConsumer(LimitedConsumer):
     """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
 
     async def connect(self) -> None:
@@ -405,7 +418,7 @@ class LobbyConsumer(FrameConsumer):
         await self.send_frame(event | {"type": protocol.ROOM_UPDATE})
 
 
-class NotFoundConsumer(FrameConsumer):
+class NotFoundConsumer(LimitedConsumer):
     """Any WebSocket path with no route: a clear error and a clean close instead of a traceback."""
 
     channel_layer_alias = None  # it only answers and closes: no channel to make and forget
