@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from chat import limits
 from chat.client_errors import one_line
 
 Scope = MutableMapping[str, Any]
@@ -101,13 +102,14 @@ class RequestBodyLimit:
     async def refuse(self, scope: Scope, send: Send) -> None:
         path = scope.get("path", "")
         client = (scope.get("client") or ("an unknown address",))[0]
-        logger.warning(
-            "Refused a request body over %d bytes: %s %s from %s.",
-            self.max_bytes,
-            scope["method"],
-            one_line(path[:200]),
-            client,
-        )
+        if limits.may_log_about(client):
+            logger.warning(
+                "Refused a request body over %d bytes: %s %s from %s.",
+                self.max_bytes,
+                scope["method"],
+                one_line(path[:200]),
+                client,
+            )
         content_type, body = refusal(path, self.max_bytes)
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

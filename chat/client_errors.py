@@ -15,6 +15,7 @@ tracebacks: those are the server's faults.
 
 import logging
 
+from chat import limits
 from chat.client_address import http_client_address
 
 
@@ -34,6 +35,8 @@ class OneLineForClientErrors(logging.Filter):
         request = getattr(record, "request", None)
         if request is not None:
             address = http_client_address(request) or "an unknown address"
+            if not limits.may_log_about(address):
+                return False
             message = f"{message} ({status} to {request.method} {request.path[:200]} from {address})"
         record.msg, record.args = one_line(message), ()
         record.exc_info = record.exc_text = record.stack_info = None

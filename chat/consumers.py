@@ -142,7 +142,8 @@ class LimitedConsumer(FrameConsumer):
         if handshakes.refusals > 1:
             await self.close()
             return False
-        logger.warning("Refused sockets from %s: it opens them faster than the handshake limit.", self.address)
+        if limits.may_log_about(self.address):
+            logger.warning("Refused sockets from %s: it opens them faster than the handshake limit.", self.address)
         await self.accept()
         await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
         await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
@@ -157,7 +158,8 @@ class LimitedConsumer(FrameConsumer):
         address = self.address
         if not limits.connections.acquire(address, settings.CHAT_MAX_CONNECTIONS_PER_IP):
             open_already = limits.connections.open[address]
-            logger.warning("Refused a socket from %s: it has %d open already.", address, open_already)
+            if limits.may_log_about(address):
+                logger.warning("Refused a socket from %s: it has %d open already.", address, open_already)
             detail = "Too many open connections from your address; close some tabs and try again."
             await self.refuse(protocol.TOO_MANY_CONNECTIONS, detail, protocol.CLOSE_TOO_MANY_CONNECTIONS)
             return False
@@ -227,7 +229,8 @@ class LimitedConsumer(FrameConsumer):
         self.allowance = None
         handshakes = self.handshakes()
         handshakes.empty()
-        logger.warning("Closed a socket from %s: %s", self.address, code)
+        if limits.may_log_about(self.address):
+            logger.warning("Closed a socket from %s: %s", self.address, code)
         # retry_after: when its address may open a socket again, so that a page does not try sooner in vain.
         await self.send_frame(protocol.closing_error(code, detail, handshakes.seconds_until_next()))
         await self.close(code=protocol.CLOSE_POLICY_VIOLATION)

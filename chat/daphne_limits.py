@@ -54,7 +54,7 @@ from twisted.internet.tcp import Connection
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import implementer
 
-from chat import protocol
+from chat import limits, protocol
 from chat.limits import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -254,7 +254,8 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         closes the socket itself; this cap is far above anything a page sends.
         """
         address = self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
-        logger.warning("Closed a WebSocket from %s: it sent frames far faster than its rate.", address)
+        if limits.may_log_about(address):
+            logger.warning("Closed a WebSocket from %s: it sent frames far faster than its rate.", address)
         detail = "You sent frames far faster than allowed; closing."
         self.sendMessage(protocol.encode(protocol.error(protocol.FLOODING, detail)).encode())
         self.sendClose(code=protocol.CLOSE_POLICY_VIOLATION, reason="flooding")
@@ -271,7 +272,8 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         if self.state == self.STATE_CLOSED:
             return
         address = self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
-        logger.warning("Dropped a WebSocket from %s: %s.", address, reason)
+        if limits.may_log_about(address):
+            logger.warning("Dropped a WebSocket from %s: %s.", address, reason)
         self.wasClean = False
         self.wasNotCleanReason = reason
         self.dropConnection(abort=True)

@@ -228,3 +228,15 @@ def extra_handshakes(messages: int, history_length: int) -> float:
     """
     history_length = max(history_length, 1)
     return max(messages - history_length, 0) / history_length
+
+
+# Warnings about one client address: a hundred at once, then one a second. A client
+# repeating a refused request must not fill the disk with the log of its refusals.
+LOG_LINES_PER_SECOND = 1.0
+LOG_LINES_AT_ONCE = 100
+log_lines = RateLimiter()
+
+
+def may_log_about(address: str) -> bool:
+    """Whether one more warning about a client `address` goes in the log now (see `LOG_LINES_PER_SECOND`)."""
+    return log_lines.bucket(address, LOG_LINES_PER_SECOND, LOG_LINES_AT_ONCE).take()

@@ -20,6 +20,8 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.utils.http import is_same_domain
 
+from chat import limits
+
 logger = logging.getLogger(__name__)
 
 # The ASGI spec's WebSocket schemes, as the schemes of the pages that open them.
@@ -36,7 +38,8 @@ class OriginCheck:
         if scope["type"] == "websocket":
             refusal = origin_refusal(scope)
             if refusal is not None:
-                logger.warning("Refused a WebSocket %s", refusal)
+                if limits.may_log_about(limits.client_address(scope)):
+                    logger.warning("Refused a WebSocket %s", refusal)
                 return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
 

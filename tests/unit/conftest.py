@@ -12,9 +12,11 @@ def fresh_process_state():
     limits.api_callers.buckets.clear()
     limits.handshakes.buckets.clear()
     limits.new_rooms.counts.clear()
+    limits.log_lines.buckets.clear()
     yield
     channel_layers.backends.clear()
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
     limits.handshakes.buckets.clear()
     limits.new_rooms.counts.clear()
+    limits.log_lines.buckets.clear()

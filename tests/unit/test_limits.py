@@ -1,6 +1,6 @@
 import pytest
 
-from chat import protocol
+from chat import limits, protocol
 from chat.limits import (
     ConnectionCounter,
     FrameAllowance,
@@ -175,3 +175,13 @@ def test_an_hourly_limit_of_zero_switches_it_off() -> None:
     rooms = HourlyCounter(FakeClock())
     assert all(rooms.take("10.0.0.1", 0) for _ in range(100))
     assert not rooms.counts
+
+
+def test_warnings_about_one_address_are_bounded_and_others_still_logged(monkeypatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(limits, "log_lines", RateLimiter(clock=clock))
+    logged = [limits.may_log_about("10.0.0.1") for _ in range(1000)]
+    assert logged.count(True) == limits.LOG_LINES_AT_ONCE
+    assert limits.may_log_about("10.0.0.2"), "another address has a budget of its own"
+    clock.now += 1 / limits.LOG_LINES_PER_SECOND
+    assert limits.may_log_about("10.0.0.1")
