@@ -1,7 +1,8 @@
 from django import forms
 
+from chat import selectors
 from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
-from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
+from chat.identity import DISPLAY_NAME_MAX_LENGTH, RESERVED_NAMES, InvalidDisplayName, clean_display_name, name_key
 
 
 class LobbyForm(forms.Form):
@@ -28,6 +29,16 @@ class LobbyForm(forms.Form):
 
     def clean_display_name(self) -> str:
         try:
-            return clean_display_name(self.cleaned_data["display_name"])
+            name = clean_display_name(self.cleaned_data["display_name"])
         except InvalidDisplayName as exc:
             raise forms.ValidationError(str(exc)) from None
+        if self.fields["display_name"].disabled:
+            return name  # a logged-in person's own username, not a guest's choice
+        # A guest may not speak as the server, its staff, or a registered person.
+        key = name_key(name)
+        if key in RESERVED_NAMES:
+            raise forms.ValidationError(f"{name!r} is reserved; choose another name.")
+        if selectors.is_registered_name(name):
+            detail = f"{name!r} belongs to a registered account; log in to use it, or choose another name."
+            raise forms.ValidationError(detail)
+        return name

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,11 +35,23 @@ def clean_display_name(raw: str) -> str:
         raise InvalidDisplayName(f"A display name can be at most {DISPLAY_NAME_MAX_LENGTH} characters long.")
     if _CONTROL.search(name):
         raise InvalidDisplayName("A display name can't hold control characters.")
+    if any(unicodedata.category(char) == "Cf" for char in name):
+        # Invisible characters (U+200B, U+202E…) make one name look like another, or reverse it.
+        raise InvalidDisplayName("A display name can't hold invisible formatting characters (such as U+200B).")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:  # half a surrogate pair, as JSON may spell it ("\ud800")
         raise InvalidDisplayName("A display name can't hold broken Unicode.") from None
     return name
+
+
+# Names no guest may take: they would speak as the server, or as the people who run it.
+RESERVED_NAMES = frozenset({"system", "admin", "administrator", "moderator", "mod", "staff", "root", "support"})
+
+
+def name_key(name: str) -> str:
+    """What two names must differ in to be told apart: compared after NFKC and case folding."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def display_name(user: Any, session: Mapping[str, Any] | None, cookies: Mapping[str, str] | None = None) -> str | None:

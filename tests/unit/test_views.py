@@ -91,3 +91,31 @@ def test_a_room_url_with_spaces_around_redirects_to_the_clean_name(client: Clien
 def test_admin_lists_rooms_and_messages(admin_client: Client) -> None:
     assert admin_client.get("/admin/chat/room/").status_code == 200
     assert admin_client.get("/admin/chat/message/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("System", "reserved"),
+        ("ADMIN", "reserved"),
+        ("ａｄｍｉｎ", "reserved"),  # full-width letters: "admin" once NFKC-normalised
+        ("Moderator", "reserved"),
+        ("Teacher", "registered account"),
+        ("ｔｅａｃｈｅｒ", "registered account"),
+        ("teach\u200ber", "invisible formatting"),
+        ("\u202eann", "invisible formatting"),
+    ],
+)
+def test_a_guest_cannot_take_a_name_that_would_lie(client: Client, name: str, why: str) -> None:
+    User.objects.create_user("teacher", password="pw-for-tests-only")
+    response = client.post("/chat/", {"room_name": "lobby", "display_name": name})
+    assert response.status_code == 400
+    assert why in response.content.decode()
+    assert "display_name" not in client.session, "nothing is kept of a refused name"
+
+
+def test_a_guest_may_take_a_name_nobody_holds(client: Client) -> None:
+    User.objects.create_user("teacher", password="pw-for-tests-only")
+    response = client.post("/chat/", {"room_name": "lobby", "display_name": "Teacher Ann"})
+    assert response.status_code == 302
+    assert client.session["display_name"] == "Teacher Ann"
