@@ -101,7 +101,7 @@ class RequestBodyLimit:
 
     async def refuse(self, scope: Scope, send: Send) -> None:
         path = scope.get("path", "")
-        client = (scope.get("client") or ("an unknown address",))[0]
+        client = limits.client_address(scope)
         if limits.may_log_about(client):
             logger.warning(
                 "Refused a request body over %d bytes: %s %s from %s.",

@@ -145,9 +145,13 @@ class LimitedConsumer(FrameConsumer):
         if limits.may_log_about(self.address):
             logger.warning("Refused sockets from %s: it opens them faster than the handshake limit.", self.address)
         await self.accept()
+        await self.refuse_for_handshakes(handshakes)
+        return False
+
+    async def refuse_for_handshakes(self, handshakes: limits.TokenBucket) -> None:
+        """Tell an accepted socket when its address may connect again, and close it (4420)."""
         await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
         await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
-        return False
 
     def handshakes(self) -> limits.TokenBucket:
         """The bucket of handshakes of this socket's client address (CHAT_HANDSHAKE_RATE, CHAT_HANDSHAKE_BURST)."""
@@ -212,19 +216,18 @@ class LimitedConsumer(FrameConsumer):
             limits.extra_handshakes(settings.CHAT_CATCH_UP_LIMIT, settings.CHAT_HISTORY_LENGTH)
         )
         if reserved is None:
-            await self.send_frame(protocol.too_many_handshakes(handshakes.seconds_until_next()))
-            await self.close(code=protocol.CLOSE_TOO_MANY_HANDSHAKES)
+            await self.refuse_for_handshakes(handshakes)
         return reserved
 
     async def close_for_policy(self, code: str, detail: str) -> None:
         """Tell the client why and close with CLOSE_POLICY_VIOLATION; what it sends from now on is dropped unread.
 
-        Daphne goes on reading and passing frames until the closing handshake
-        is over (a second at most, for a client that does not answer it), and
-        that costs it far more than `receive` dropping them does. So a client
-        cut off must not come straight back: its address's handshake budget is
-        emptied, and its next socket waits CHAT_HANDSHAKE_BURST / CHAT_HANDSHAKE_RATE
-        seconds (10). Sockets already open from the address are not touched.
+        Daphne then reads and throws away, unparsed, what the socket sends until
+        the closing handshake is over (`chat.daphne_limits`); a new socket would
+        cost a handshake and its frames again. So a client cut off must not come
+        straight back: its address's handshake budget is emptied, and its next
+        socket waits CHAT_HANDSHAKE_BURST / CHAT_HANDSHAKE_RATE seconds (10).
+        Sockets already open from the address are not touched.
         """
         self.allowance = None
         handshakes = self.handshakes()

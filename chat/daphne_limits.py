@@ -253,7 +253,7 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         for the consumer before the consumer has seen the 31 after which it
         closes the socket itself; this cap is far above anything a page sends.
         """
-        address = self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
+        address = self.peer_address
         if limits.may_log_about(address):
             logger.warning("Closed a WebSocket from %s: it sent frames far faster than its rate.", address)
         detail = "You sent frames far faster than allowed; closing."
@@ -267,11 +267,15 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         if self.message_frames > 1 and not self.control_frames.take():
             self.drop("it sent a message in more pieces than allowed")
 
+    @property
+    def peer_address(self) -> str:
+        return self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
+
     def drop(self, reason: str) -> None:
         """Close the connection at once, without a close frame; autobahn reads nothing more from it."""
         if self.state == self.STATE_CLOSED:
             return
-        address = self.client_addr[0] if getattr(self, "client_addr", None) else "an unknown address"
+        address = self.peer_address
         if limits.may_log_about(address):
             logger.warning("Dropped a WebSocket from %s: %s.", address, reason)
         self.wasClean = False
@@ -280,10 +284,14 @@ class LimitedWebSocketProtocol(WebSocketProtocol):
         discard_unsent(self.transport)
 
 
+def tcp_transport(transport: object) -> object:
+    """The TCP transport that holds a socket's unsent bytes: over TLS, the one beneath."""
+    return transport.transport if isinstance(transport, TLSMemoryBIOProtocol) else transport
+
+
 def unsent_bytes(transport: object) -> int:
-    """The bytes a transport holds that the kernel has not taken yet (over TLS, in the TCP transport beneath)."""
-    if isinstance(transport, TLSMemoryBIOProtocol):
-        transport = transport.transport
+    """The bytes a transport holds that the kernel has not taken yet."""
+    transport = tcp_transport(transport)
     if isinstance(transport, FileDescriptor):
         return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     return 0
@@ -297,8 +305,7 @@ def discard_unsent(transport: object) -> None:
     away: thirty dropped readers kept about 14 MiB until then. Over TLS, the bytes wait in
     the TCP transport beneath.
     """
-    if isinstance(transport, TLSMemoryBIOProtocol):
-        transport = transport.transport
+    transport = tcp_transport(transport)
     if isinstance(transport, FileDescriptor):
         transport.dataBuffer, transport.offset = b"", 0
         transport._tempDataBuffer, transport._tempDataLen = [], 0

@@ -43,12 +43,6 @@ class TokenBucket:
         self.refusals += 1
         return False
 
-    def charge(self, amount: float) -> None:
-        """Spend `amount` tokens more, into debt if need be: `take` refuses until the debt is paid off."""
-        if self.rate > 0:
-            self._refill()
-            self.tokens -= amount
-
     def reserve(self, amount: float) -> float | None:
         """Spend up to `amount` tokens if any are left, into debt no deeper than one burst; None if none are left.
 

@@ -61,7 +61,7 @@ def test_a_connection_limit_of_zero_switches_it_off() -> None:
 def test_a_bucket_charged_past_its_tokens_refuses_until_the_debt_is_paid() -> None:
     clock = FakeClock()
     bucket = TokenBucket(rate=10, burst=100, clock=clock)
-    bucket.charge(120)
+    assert bucket.reserve(120) == 120  # a burst of 100: 20 into debt
     assert not bucket.take()
     assert bucket.seconds_until_next() == pytest.approx(2.1)  # from -20 tokens to 1, at 10 a second
     clock.now += 2.101
