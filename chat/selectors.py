@@ -1,7 +1,8 @@
 """What the chat reads: rooms, their messages, and a stored message as its frame.
 
-Reading only, but for a room made on first use (`get_or_create_room`);
-`chat.services` writes messages. Each function has an ``a``-prefixed
+Reading only: opening a room stores nothing (`room_named`); `chat.services`
+writes messages, and a room's row with its first one. `get_or_create_room`
+is left for scripts and tests that need a stored room up front. Each function has an ``a``-prefixed
 async form where async callers need it, as in `chat.services`.
 """
 
