@@ -17,7 +17,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["room"]
     search_fields = ["text", "author"]
     list_select_related = ["room"]
-    readonly_fields = ["room", "room_message_id", "created"]
+    readonly_fields = ["room", "room_message_id", "created", "author_kind", "sender", "user", "edited", "deleted"]
 
     def save_model(self, request, obj: Message, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

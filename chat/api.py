@@ -13,9 +13,9 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
 from chat import limits, protocol, selectors, services
 from chat.groups import InvalidRoomName, clean_room_name
-from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
 
 
 def max_body_bytes() -> int:

@@ -13,12 +13,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from accounts.identity import identify, new_guest
 from chat import access, limits, metrics, protocol, selectors, services
 from chat.attendance import Attendance
 from chat.cleanup import Cleanup
 from chat.delivery import Delivery
 from chat.groups import ACCOUNTS_GROUP, LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
-from chat.identity import display_name, new_guest_name
 from chat.models import Room
 from chat.process import process_state
 
@@ -261,7 +261,9 @@ class ChatConsumer(LimitedConsumer):
         self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
         self.user = self.scope.get("user")
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        self.author = display_name(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest_name()
+        # Without a cookie of its own, a socket is a guest of its own (a page always has one).
+        self.person = identify(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest()[0]
+        self.author = self.person.name
         self.room_group = room_group_name(room_name)
         self.delivery = Delivery(
             send_text=self.send_text,
@@ -339,7 +341,7 @@ class ChatConsumer(LimitedConsumer):
     async def post_message(self, frame: protocol.ChatMessageIn) -> None:
         try:
             message = await services.apost_message(
-                self.room, self.author, frame.message, frame.client_id, client_address=self.address
+                self.room, self.person, frame.message, frame.client_id, client_address=self.address
             )
         except protocol.ProtocolError as exc:  # a new room past the address's allowance
             await self.send_error(exc.code, exc.detail, exc.client_id)

@@ -1,8 +1,8 @@
 from django import forms
 
+from accounts.identity import DISPLAY_NAME_MAX_LENGTH, RESERVED_NAMES, InvalidDisplayName, clean_display_name, name_key
 from chat import selectors
 from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
-from chat.identity import DISPLAY_NAME_MAX_LENGTH, RESERVED_NAMES, InvalidDisplayName, clean_display_name, name_key
 
 
 class LobbyForm(forms.Form):

@@ -269,10 +269,20 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def chat_message(message_id: int, text: str, author: str, created: datetime, kind: str = "user") -> dict[str, Any]:
+def chat_message(
+    message_id: int,
+    text: str,
+    author: str,
+    created: datetime,
+    kind: str = "user",
+    author_kind: str = "guest",
+    edited: datetime | None = None,
+) -> dict[str, Any]:
     """The ``chat.message`` frame, which is also the channel-layer event that carries it.
 
     `kind` is ``user`` for what people say and ``system`` for notifications from the server.
+    `author_kind` says who the author is: ``account``, ``staff`` (both signed in), ``guest`` or ``system``.
+    `edited` is when the author last changed the text, or None.
     """
     return {
         "type": CHAT_MESSAGE,
@@ -281,6 +291,8 @@ def chat_message(message_id: int, text: str, author: str, created: datetime, kin
         "author": author,
         "created": format_time(created),
         "kind": kind,
+        "author_kind": author_kind,
+        "edited": None if edited is None else format_time(edited),
     }
 
 

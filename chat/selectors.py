@@ -108,7 +108,13 @@ def is_registered_name(name: str) -> bool:
 def message_frame(message: Message) -> dict:
     """The ``chat.message`` frame for a stored message."""
     return protocol.chat_message(
-        message.room_message_id, message.text, message.author, message.created, str(message.kind)
+        message.room_message_id,
+        message.text,
+        message.author,
+        message.created,
+        str(message.kind),
+        str(message.author_kind),
+        message.edited,
     )
 
 

@@ -23,6 +23,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from accounts.identity import Person
 from chat import events, limits, metrics, presence, protocol, selectors
 from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
 from chat.mentions import mentioned_names
@@ -38,11 +39,12 @@ logger = logging.getLogger(__name__)
 
 @transaction.atomic
 def save_message(
-    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+    room: Room, author: Person | str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
 ) -> Message:
-    """Store a message under the room's next id; a client id already stored returns that message instead.
+    """Store a message under the room's next id; a client id the sender already used returns that message instead.
 
-    Locking the room's row until commit means ids in a room follow commit order
+    `author` is the person who said it, or for server code (notifications,
+    scripts) just a name. Locking the room's row until commit means ids in a room follow commit order
     and have no holes, even with many processes writing at once. A room's first
     message stores the room; opening one stores nothing.
     """
@@ -50,20 +52,24 @@ def save_message(
     if room.pk != locked.pk:
         # Only once committed: a rolled-back first message leaves the room without a row again.
         transaction.on_commit(functools.partial(selectors.take_id, room, locked.pk))
+    said_by = _author_fields(author, kind)
     if client_id:
-        existing = locked.messages.filter(client_id=client_id).first()
+        existing = locked.messages.filter(sender=said_by["sender"], client_id=client_id).first()
         if existing is not None:
             return existing
     locked.last_message_id += 1
     locked.save(update_fields=["last_message_id"])
     return Message.objects.create(
-        room=locked,
-        room_message_id=locked.last_message_id,
-        author=author,
-        text=text,
-        client_id=client_id or "",
-        kind=kind,
+        room=locked, room_message_id=locked.last_message_id, text=text, client_id=client_id or "", kind=kind, **said_by
     )
+
+
+def _author_fields(author: Person | str, kind: str) -> dict:
+    """A message's author, author kind, sender and user, from the person who said it or a name server code gave."""
+    if isinstance(author, Person):
+        return {"author": author.name, "author_kind": author.kind, "sender": author.key, "user_id": author.user_id}
+    author_kind = Message.AuthorKind.SYSTEM if kind == Message.Kind.SYSTEM else Message.AuthorKind.GUEST
+    return {"author": author, "author_kind": author_kind, "sender": "", "user_id": None}
 
 
 def _lock_room(room: Room) -> Room:
@@ -108,7 +114,7 @@ async def apublish_message(room: Room, message: Message) -> None:
 # --8<-- [start:post-message]
 async def apost_message(
     room: Room,
-    author: str,
+    author: Person | str,
     text: str,
     client_id: str | None = None,
     kind: str = Message.Kind.USER,
@@ -148,7 +154,7 @@ async def _count_new_room(room: Room, client_address: str, client_id: str | None
 
 
 def post_message(
-    room: Room, author: str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
+    room: Room, author: Person | str, text: str, client_id: str | None = None, kind: str = Message.Kind.USER
 ) -> Message:
     """`apost_message` for sync code: views, signals, management commands."""
     message = save_message(room, author, text, client_id, kind)

@@ -4,30 +4,29 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.identity import GUEST_COOKIE, GUEST_KEY_SESSION, SESSION_KEY, Person, identify, new_guest
 from chat.forms import LobbyForm
 from chat.groups import InvalidRoomName, clean_room_name
-from chat.identity import GUEST_COOKIE, SESSION_KEY, display_name, new_guest_name
 
 
-def current_display_name(request: HttpRequest) -> str:
-    """This visitor's name, giving a guest a fresh one on the first visit (kept by `remember_guest_name`)."""
-    return display_name(request.user, request.session, request.COOKIES) or new_guest_name()
+def current_person(request: HttpRequest) -> tuple[Person, str | None]:
+    """Who this visitor is, and the guest cookie to give them if they are new here (`remember_guest`)."""
+    person = identify(request.user, request.session, request.COOKIES)
+    if person is not None:
+        return person, None
+    return new_guest()
 
 
-def remember_guest_name(request: HttpRequest, response: HttpResponse, name: str) -> HttpResponse:
-    """Keep a guest's made-up name in a cookie of its own, so that the page and its sockets agree on it.
+def remember_guest(response: HttpResponse, new_cookie: str | None) -> HttpResponse:
+    """Give a new guest the cookie that keeps their made-up name and key, so that the page and its sockets agree.
 
     Not in the session: that would store a session row for every cookie-less
     request, a crawler's too. The session is saved once the guest chooses a name.
     """
-    if (
-        not request.user.is_authenticated
-        and request.COOKIES.get(GUEST_COOKIE) != name
-        and not request.session.get(SESSION_KEY)
-    ):
+    if new_cookie is not None:
         response.set_cookie(
             GUEST_COOKIE,
-            name,
+            new_cookie,
             max_age=settings.SESSION_COOKIE_AGE,
             secure=settings.SESSION_COOKIE_SECURE,
             httponly=True,
@@ -44,20 +43,19 @@ def socket_settings(**extra: float) -> dict[str, float]:
 def index(request: HttpRequest) -> HttpResponse:
     """The lobby: pick a room (and a name), then go to `/chat/<room>/`."""
     posted = request.method == "POST"
-    name = current_display_name(request)
-    form = LobbyForm(request.POST if posted else None, initial={"display_name": name})
+    person, new_cookie = current_person(request)
+    form = LobbyForm(request.POST if posted else None, initial={"display_name": person.name})
     if request.user.is_authenticated:
         form.fields["display_name"].disabled = True
         form.fields["display_name"].help_text = "Logged-in users chat under their username."
     if posted and form.is_valid():
         # A guest keeping the name made for them has chosen nothing new: no session to store.
-        if not request.user.is_authenticated and form.cleaned_data["display_name"] != name:
+        if person.is_guest and form.cleaned_data["display_name"] != person.name:
             request.session[SESSION_KEY] = form.cleaned_data["display_name"]
-        return redirect("chat:room", room_name=form.cleaned_data["room_name"])
+            request.session[GUEST_KEY_SESSION] = person.key  # the same guest, under the name they chose
+        return remember_guest(redirect("chat:room", room_name=form.cleaned_data["room_name"]), new_cookie)
     context = {"form": form, "socket_settings": socket_settings()}
-    return remember_guest_name(
-        request, render(request, "chat/index.html", context, status=400 if posted else 200), name
-    )
+    return remember_guest(render(request, "chat/index.html", context, status=400 if posted else 200), new_cookie)
 
 
 def room(request: HttpRequest, room_name: str) -> HttpResponse:
@@ -68,12 +66,12 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
         return render(request, "chat/room_not_found.html", {"room_name": room_name, "reason": exc}, status=404)
     if canonical != room_name:
         return redirect("chat:room", room_name=canonical)
-    name = current_display_name(request)
+    person, new_cookie = current_person(request)
     context = {
         "room_name": canonical,
-        "display_name": name,
+        "display_name": person.name,
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # The rate limit too, so that the page paces what it sends to stay within it.
         "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),
     }
-    return remember_guest_name(request, render(request, "chat/room.html", context), name)
+    return remember_guest(render(request, "chat/room.html", context), new_cookie)

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from chat.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name, new_guest_name
+from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name, new_guest_name
 
 
 def test_guest_names_have_a_short_random_suffix() -> None:

@@ -86,6 +86,8 @@ def test_chat_message_frame_has_the_documented_fields() -> None:
         "author": "ann",
         "created": "2026-11-25T12:30:05.123Z",
         "kind": "user",
+        "author_kind": "guest",
+        "edited": None,
     }
 
 

@@ -49,6 +49,8 @@ def test_post_message_saves_then_publishes_to_the_rooms_group() -> None:
         "author": "ann",
         "created": selectors.message_frame(stored)["created"],
         "kind": "user",
+        "author_kind": "guest",
+        "edited": None,
     }
 
 

@@ -5,10 +5,10 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.identity import InvalidDisplayName, clean_display_name
 from chat import protocol, services
 from chat.groups import InvalidRoomName, clean_room_name
 from chat.health import channel_layer_status
-from chat.identity import InvalidDisplayName, clean_display_name
 
 
 class Command(BaseCommand):

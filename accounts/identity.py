@@ -1,0 +1,139 @@
+"""Who someone is: a signed-in account or a guest, the name they chat under, and the key that is theirs alone.
+
+A `Person` is what the chat asks of a request or a socket. Its ``key`` names
+them in the database (a message's sender) and on the channel layer (mentions):
+``user:<id>`` for an account, ``guest:<digest>`` for a guest. A guest's key
+comes from a random token in a signed cookie, not from their name, so that
+two guests who pick one name (or a guest who copies another's cookie name)
+are still two people.
+"""
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+
+DISPLAY_NAME_MAX_LENGTH = 32
+SESSION_KEY = "display_name"
+# The guest's key, kept in the session once they choose a name (so it outlives a new cookie).
+GUEST_KEY_SESSION = "guest_key"
+# A guest who hasn't chosen a name keeps the one made for them in this cookie, not in a session:
+# a session row per visitor would let every cookie-less request store one for two weeks.
+# Its value is signed: ``guest-1a2b3c:<token>``, so that nobody can take another guest's name and key.
+GUEST_COOKIE = "chat_guest"
+
+ACCOUNT = "account"
+STAFF = "staff"
+GUEST = "guest"
+
+_GUEST_NAME = re.compile(r"guest-[0-9a-f]{6}")
+_GUEST_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class InvalidDisplayName(ValueError):
+    """The display name breaks the rules in `clean_display_name`."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone chatting: their name, what they are (``account``, ``staff`` or ``guest``) and their own key."""
+
+    name: str
+    kind: str
+    key: str
+    user_id: int | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.kind == GUEST
+
+
+def account_key(user_id: Any) -> str:
+    return f"user:{user_id}"
+
+
+def guest_key(secret: str) -> str:
+    """A guest's key: a digest, so that the secret that makes someone that guest never travels or is stored."""
+    return "guest:" + hashlib.sha256(secret.encode()).hexdigest()[:32]
+
+
+def new_guest_name() -> str:
+    """A fresh name for someone who hasn't chosen one: ``guest-`` and a short random suffix."""
+    return f"guest-{secrets.token_hex(3)}"
+
+
+def new_guest() -> tuple[Person, str]:
+    """A new guest, and the value of the `GUEST_COOKIE` that makes a browser that guest."""
+    name, token = new_guest_name(), secrets.token_urlsafe(18)
+    cookie = signing.get_cookie_signer(salt=GUEST_COOKIE).sign(f"{name}:{token}")
+    return Person(name, GUEST, guest_key(token)), cookie
+
+
+def _guest_from_cookie(value: str) -> Person | None:
+    """The guest a `GUEST_COOKIE` value makes, or None when it is not one this server signed."""
+    try:
+        name, _, token = signing.get_cookie_signer(salt=GUEST_COOKIE).unsign(value).partition(":")
+    except signing.BadSignature:
+        return None
+    if not _GUEST_NAME.fullmatch(name) or not _GUEST_TOKEN.fullmatch(token):
+        return None
+    return Person(name, GUEST, guest_key(token))
+
+
+def identify(user: Any, session: Any, cookies: Mapping[str, str] | None = None) -> Person | None:
+    """Who a request or socket is: its account, else its session's guest, else its guest cookie's; None if nobody.
+
+    A guest who chose a name keeps it, and their key, in the session; one who has
+    not keeps the name made for them in the signed `GUEST_COOKIE`.
+    """
+    if user is not None and user.is_authenticated:
+        return Person(user.get_username(), STAFF if user.is_staff else ACCOUNT, account_key(user.pk), user.pk)
+    cookie_guest = _guest_from_cookie((cookies or {}).get(GUEST_COOKIE, ""))
+    chosen = session.get(SESSION_KEY) if session is not None else None
+    if chosen:
+        key = session.get(GUEST_KEY_SESSION)
+        if not key:  # a session from before guests had keys: its own key names it
+            key = cookie_guest.key if cookie_guest else guest_key(f"session:{session.session_key}")
+        return Person(chosen, GUEST, key)
+    return cookie_guest
+
+
+def display_name(user: Any, session: Any, cookies: Mapping[str, str] | None = None) -> str | None:
+    """The name to show: the username when logged in, else the session's choice, else the guest cookie's."""
+    person = identify(user, session, cookies)
+    return None if person is None else person.name
+
+
+def clean_display_name(raw: str) -> str:
+    """Return the display name with runs of spaces folded, or raise `InvalidDisplayName`."""
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidDisplayName("A display name can't be empty.")
+    if len(name) > DISPLAY_NAME_MAX_LENGTH:
+        raise InvalidDisplayName(f"A display name can be at most {DISPLAY_NAME_MAX_LENGTH} characters long.")
+    if _CONTROL.search(name):
+        raise InvalidDisplayName("A display name can't hold control characters.")
+    if any(unicodedata.category(char) == "Cf" for char in name):
+        # Invisible characters (U+200B, U+202E…) make one name look like another, or reverse it.
+        raise InvalidDisplayName("A display name can't hold invisible formatting characters (such as U+200B).")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # half a surrogate pair, as JSON may spell it ("\ud800")
+        raise InvalidDisplayName("A display name can't hold broken Unicode.") from None
+    return name
+
+
+# Names no guest may take: they would speak as the server, or as the people who run it.
+RESERVED_NAMES = frozenset({"system", "admin", "administrator", "moderator", "mod", "staff", "root", "support"})
+
+
+def name_key(name: str) -> str:
+    """What two names must differ in to be told apart: compared after NFKC and case folding."""
+    return unicodedata.normalize("NFKC", name).casefold()
