@@ -144,6 +144,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "chat:index"
+LOGOUT_REDIRECT_URL = "chat:index"
+
 AXES_ENABLED = CHAT_LOGIN_FAILURE_LIMIT > 0
 AXES_FAILURE_LIMIT = CHAT_LOGIN_FAILURE_LIMIT
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -1,4 +1,4 @@
-"""URL configuration: the chat pages and the admin."""
+"""URL configuration: the chat pages, accounts and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,6 +9,7 @@ from chat import api, health, metrics
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:index", permanent=False)),
     path("chat/", include("chat.urls")),
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("healthz", health.healthz, name="healthz"),

@@ -131,6 +131,21 @@ def create_staff_user(database_url: str, username: str, password: str) -> None:
     )
 
 
+def create_user(database_url: str, username: str, password: str) -> None:
+    """An account in the servers' database, as signing up would make it."""
+    code = (
+        "import os; from django.contrib.auth import get_user_model;"
+        " get_user_model().objects.create_user(os.environ['NEW_USERNAME'], '', os.environ['NEW_PASSWORD'])"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=PROJECT_ROOT,
+        env=os.environ | server_environment(database_url) | {"NEW_USERNAME": username, "NEW_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test that uses `server_database` (directly or through a cluster) once per database of its suite."""
     if "server_database" in metafunc.fixturenames:

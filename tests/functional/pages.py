@@ -23,6 +23,14 @@ class ChatPage:
         inner_width, inner_height = self.driver.execute_script("return [window.innerWidth, window.innerHeight];")
         self.driver.set_window_size(2 * width - inner_width, 2 * height - inner_height)
 
+    def log_in(self, server: "DaphneServer | ListeningServer", username: str, password: str) -> None:
+        """Log in through the login page, as a person would."""
+        self.driver.get(f"{server.http_url}/accounts/login/")
+        self.driver.find_element(By.ID, "id_username").send_keys(username)
+        self.driver.find_element(By.ID, "id_password").send_keys(password)
+        self.driver.find_element(By.ID, "login-submit").click()
+        self.wait().until(lambda d: "/accounts/login/" not in d.current_url, "the login page did not let them in")
+
     def open_lobby(self, server: DaphneServer) -> None:
         self.driver.get(f"{server.http_url}/chat/")
 
@@ -81,13 +89,6 @@ class ChatPage:
         return self.driver.execute_script(
             "return [...document.querySelectorAll('#chat-log li.pending .text')].map((el) => el.textContent);"
         )
-
-    def log_in(self, server: DaphneServer, username: str, password: str) -> None:
-        """Log in through the admin's login page, as staff would."""
-        self.driver.get(f"{server.http_url}/admin/login/")
-        self.driver.find_element(By.ID, "id_username").send_keys(username)
-        self.driver.find_element(By.ID, "id_password").send_keys(password, Keys.ENTER)
-        self.wait().until(lambda d: "/admin/login/" not in d.current_url, "the login did not go through")
 
     def delete_message(self, text: str) -> None:
         for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li"):
