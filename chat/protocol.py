@@ -277,12 +277,16 @@ def chat_message(
     kind: str = "user",
     author_kind: str = "guest",
     edited: datetime | None = None,
+    sender: str = "",
 ) -> dict[str, Any]:
     """The ``chat.message`` frame, which is also the channel-layer event that carries it.
 
     `kind` is ``user`` for what people say and ``system`` for notifications from the server.
     `author_kind` says who the author is: ``account``, ``staff`` (both signed in), ``guest`` or ``system``.
-    `edited` is when the author last changed the text, or None.
+    `edited` is when the author last changed the text, or None. `sender` names the author's
+    account (``user:<id>``) or guest (``guest:<digest>``, a digest of a secret that
+    only their browser holds), so that a page can tell its own messages and two
+    people of one name apart; server messages have ``""``.
     """
     return {
         "type": CHAT_MESSAGE,
@@ -293,6 +297,7 @@ def chat_message(
         "kind": kind,
         "author_kind": author_kind,
         "edited": None if edited is None else format_time(edited),
+        "sender": sender,
     }
 
 

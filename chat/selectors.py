@@ -115,6 +115,7 @@ def message_frame(message: Message) -> dict:
         str(message.kind),
         str(message.author_kind),
         message.edited,
+        message.sender,
     )
 
 

@@ -70,6 +70,7 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
     context = {
         "room_name": canonical,
         "display_name": person.name,
+        "person": {"name": person.name, "kind": person.kind, "key": person.key},
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # The rate limit too, so that the page paces what it sends to stay within it.
         "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),

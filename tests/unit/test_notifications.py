@@ -122,7 +122,18 @@ async def test_a_mention_reaches_only_the_people_it_names_through_one_member_per
     assert len(get_channel_layer().groups[MENTIONS_GROUP]) == 1, "the process, not each person"
     await bob.send_json_to({"message": "@Ann and @Dan, the lab"})
     mention = await ann.receive_json_from()
-    assert set(mention) == {"type", "room", "id", "message", "author", "created", "kind", "author_kind", "edited"}
+    assert set(mention) == {
+        "type",
+        "room",
+        "id",
+        "message",
+        "author",
+        "created",
+        "kind",
+        "author_kind",
+        "edited",
+        "sender",
+    }
     await mention_fence("Cat", cat)
     for socket in (ann, cat, bob):
         await socket.disconnect()

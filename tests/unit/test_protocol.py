@@ -88,6 +88,7 @@ def test_chat_message_frame_has_the_documented_fields() -> None:
         "kind": "user",
         "author_kind": "guest",
         "edited": None,
+        "sender": "",
     }
 
 

@@ -51,6 +51,7 @@ def test_post_message_saves_then_publishes_to_the_rooms_group() -> None:
         "kind": "user",
         "author_kind": "guest",
         "edited": None,
+        "sender": "",
     }
 
 
