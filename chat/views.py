@@ -54,7 +54,7 @@ def index(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_KEY] = form.cleaned_data["display_name"]
             request.session[GUEST_KEY_SESSION] = person.key  # the same guest, under the name they chose
         return remember_guest(redirect("chat:room", room_name=form.cleaned_data["room_name"]), new_cookie)
-    context = {"form": form, "socket_settings": socket_settings()}
+    context = {"form": form, "person": person, "socket_settings": socket_settings()}
     return remember_guest(render(request, "chat/index.html", context, status=400 if posted else 200), new_cookie)
 
 
