@@ -92,10 +92,10 @@ def direct_message(request: HttpRequest, username: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(where_they_were(request))
     try:
-        room = membership.open_direct_room(request.user, username)
+        conversation = membership.open_direct_room(request.user, username)
     except membership.DirectRoomRefused as refusal:
         return render(request, "chat/direct_refused.html", {"reason": str(refusal)}, status=refusal.status)
-    return redirect("chat:room", room_name=room.name)
+    return redirect("chat:room", room_name=conversation.name)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
