@@ -293,7 +293,7 @@ class ChatConsumer(LimitedConsumer):
         self.handshakes().refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
-        attendance = Attendance(room_name, self.socket_id, self.author)
+        attendance = Attendance(room_name, self.socket_id, self.author, kind=self.person.kind)
         self.cleanup.add(attendance.leave)
         await attendance.arrive()
 
@@ -368,7 +368,8 @@ class ChatConsumer(LimitedConsumer):
         await self.send_frame(protocol.delete(event["id"]))
 
     async def presence_update(self, event: dict) -> None:
-        await self.send_frame(protocol.presence(event["users"]))
+        # An event from a process of the version before kinds has no "people".
+        await self.send_frame(protocol.presence(event["users"], event.get("people")))
 
     async def chat_typing(self, event: dict) -> None:
         if event["socket"] != self.socket_id:

@@ -48,8 +48,11 @@ def typing(author: str, socket_id: str) -> dict[str, Any]:
     return {"type": CHAT_TYPING, "author": author, "socket": socket_id}
 
 
-def presence_update(names: list[str]) -> dict[str, Any]:
-    return {**protocol.presence(names), "type": PRESENCE_UPDATE}
+def presence_update(people: list[tuple[str, str]]) -> dict[str, Any]:
+    """`people`: the (name, kind) pairs present, sorted by name (`chat.presence`); ``users`` has each name once."""
+    users = sorted({name for name, _ in people})
+    listed = [{"name": name, "kind": kind} for name, kind in people]
+    return {**protocol.presence(users, listed), "type": PRESENCE_UPDATE}
 
 
 def mention(room: str, frame: dict[str, Any], to: set[str]) -> dict[str, Any]:

@@ -5,18 +5,23 @@ set (one sorted set per room, scored by time), else in this process's memory.
 Sockets refresh their entry every ``CHAT_PRESENCE_HEARTBEAT`` seconds; an
 entry older than ``CHAT_PRESENCE_TTL`` is gone, so a process killed outright
 leaves no ghosts for longer than that. A person with several tabs counts once.
+
+An entry also says what kind of person it is (``account``, ``staff`` or
+``guest``, as `accounts.identity.Person.kind`), so that a page can offer to
+message the accounts it lists.
 """
 
 import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Protocol, TypeVar
 
 import redis.asyncio
 from django.conf import settings
 
+from accounts.identity import GUEST
 from chat.groups import room_group_name
 from chat.layers import REDIS_ERRORS
 
@@ -25,23 +30,41 @@ logger = logging.getLogger(__name__)
 ROOMS_KEY = "chat:presence:rooms"
 
 
-def _member(socket_id: str, name: str) -> str:
-    return f"{socket_id}\n{name}"  # socket ids hold no line breaks
+def _member(socket_id: str, name: str, kind: str) -> str:
+    """An entry: ``<kind>:<socket id>``, a line break, the name.
+
+    The kind rides before the socket id, not after the name, so that a process of
+    the version before kinds (which reads the name as everything after the first
+    line break) still reads the name right during a rolling upgrade. Socket ids
+    hold neither colons nor line breaks, and names no line breaks.
+    """
+    return f"{kind}:{socket_id}\n{name}"
 
 
-def _name(member: str | bytes) -> str:
+def _person(member: str | bytes) -> tuple[str, str]:
+    """An entry's name and kind; an entry written before kinds (``<socket id>\n<name>``) is taken for a guest's."""
     text = member.decode() if isinstance(member, bytes) else member
-    return text.split("\n", 1)[1]
+    head, _, name = text.partition("\n")
+    kind, colon, _ = head.partition(":")
+    return name, kind if colon else GUEST
+
+
+def _people(members: Iterable[str | bytes]) -> list[tuple[str, str]]:
+    """Each (name, kind) once, sorted by name: one person's tabs count once, two kinds of one name twice."""
+    return sorted({_person(member) for member in members})
 
 
 class PresenceStore(Protocol):
-    async def touch(self, room: str, socket_id: str, name: str) -> int:
+    async def touch(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> int:
         """Mark a socket present now; returns how many expired entries of the room were dropped."""
 
-    async def remove(self, room: str, socket_id: str, name: str) -> None: ...
+    async def remove(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> None: ...
 
     async def names(self, room: str) -> list[str]:
         """The names present in the room, each once, sorted."""
+
+    async def people(self, room: str) -> list[tuple[str, str]]:
+        """The (name, kind) pairs present in the room, each once, sorted by name."""
 
     async def rooms(self) -> list[str]:
         """The rooms that may have someone present."""
@@ -61,16 +84,19 @@ class MemoryPresence:
             del entries[member]
         return len(stale)
 
-    async def touch(self, room: str, socket_id: str, name: str) -> int:
-        self.entries.setdefault(room, {})[_member(socket_id, name)] = time.time()
+    async def touch(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> int:
+        self.entries.setdefault(room, {})[_member(socket_id, name, kind)] = time.time()
         return self._prune(room)
 
-    async def remove(self, room: str, socket_id: str, name: str) -> None:
-        self.entries.get(room, {}).pop(_member(socket_id, name), None)
+    async def remove(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> None:
+        self.entries.get(room, {}).pop(_member(socket_id, name, kind), None)
 
     async def names(self, room: str) -> list[str]:
+        return sorted({name for name, _ in await self.people(room)})
+
+    async def people(self, room: str) -> list[tuple[str, str]]:
         self._prune(room)
-        return sorted({_name(member) for member in self.entries.get(room, {})})
+        return _people(self.entries.get(room, {}))
 
     async def rooms(self) -> list[str]:
         return [room for room, entries in self.entries.items() if entries]
@@ -98,11 +124,11 @@ class RedisPresence:
     def key(room: str) -> str:
         return f"chat:presence:{room_group_name(room)}"
 
-    async def touch(self, room: str, socket_id: str, name: str) -> int:
-        return await self._write(room, _member(socket_id, name), present=True)
+    async def touch(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> int:
+        return await self._write(room, _member(socket_id, name, kind), present=True)
 
-    async def remove(self, room: str, socket_id: str, name: str) -> None:
-        await self._write(room, _member(socket_id, name), present=False)
+    async def remove(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> None:
+        await self._write(room, _member(socket_id, name, kind), present=False)
 
     async def _write(self, room: str, member: str, present: bool) -> int:
         """Queue one change for the next batch and wait for it; returns the room's expired entries dropped."""
@@ -148,13 +174,16 @@ class RedisPresence:
         return {room: expiries[2 * index + 1] for index, room in enumerate(rooms)}
 
     async def names(self, room: str) -> list[str]:
+        return sorted({name for name, _ in await self.people(room)})
+
+    async def people(self, room: str) -> list[tuple[str, str]]:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self.key(room), "-inf", time.time() - settings.CHAT_PRESENCE_TTL)
             pipe.zrange(self.key(room), 0, -1)
             _, members = await pipe.execute()
         if not members:
             await self.redis.srem(ROOMS_KEY, room)
-        return sorted({_name(member) for member in members})
+        return _people(members)
 
     async def rooms(self) -> list[str]:
         return sorted(member.decode() for member in await self.redis.smembers(ROOMS_KEY))

@@ -14,7 +14,8 @@ Server to client::
     {"type": "ack", "client_id": "k3x9...", "id": 7}
     {"type": "delete", "id": 7}
     {"type": "mention", "room": "physics", "id": 7, "message": "@ann look", "author": "bob", "created": "..."}
-    {"type": "presence", "users": ["ann", "bob"], "count": 2}
+    {"type": "presence", "users": ["ann", "bob"], "count": 2,
+     "people": [{"name": "ann", "kind": "account"}, {"name": "bob", "kind": "guest"}]}
     {"type": "typing", "author": "ann"}
     {"type": "pong"}
     {"type": "error", "code": "rate_limited", "detail": "...", "client_id": "k3x9...", "retry_after": 0.2}
@@ -316,9 +317,16 @@ def delete(message_id: int) -> dict[str, Any]:
     return {"type": DELETE, "id": message_id}
 
 
-def presence(users: list[str]) -> dict[str, Any]:
-    """The ``presence`` frame: who is in the room now."""
-    return {"type": PRESENCE, "users": users, "count": len(users)}
+def presence(users: list[str], people: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The ``presence`` frame: who is in the room now, by name (`users`) and as ``{"name", "kind"}`` (`people`).
+
+    `people` is None only for an event from a process of the version before kinds
+    (a rolling upgrade): the frame then has no ``people``, and pages show names alone.
+    """
+    frame = {"type": PRESENCE, "users": users, "count": len(users)}
+    if people is not None:
+        frame["people"] = people
+    return frame
 
 
 def typing(author: str) -> dict[str, Any]:

@@ -238,13 +238,14 @@ async def apublish_presence(room_name: str) -> None:
 
 async def _publish_presence_later(room_name: str) -> None:
     await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
-    names = await presence.safely(process_state().presence.names(room_name), None)
-    if names is None:
+    people = await presence.safely(process_state().presence.people(room_name), None)
+    if people is None:
         return
+    update = events.presence_update(people)
     layer = get_channel_layer()
     try:
-        await layer.group_send(room_group_name(room_name), events.presence_update(names))
-        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, online=len(names)))
+        await layer.group_send(room_group_name(room_name), update)
+        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, online=update["count"]))
     except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
         logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
 

@@ -6,5 +6,8 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    # Before the rooms' pattern: these would otherwise be taken for rooms (a room called "dm" keeps its page).
+    path("dm/", views.direct_message_form, name="direct-message-form"),
+    path("dm/<str:username>/", views.direct_message, name="direct-message"),
     path("<str:room_name>/", views.room, name="room"),
 ]

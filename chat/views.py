@@ -1,10 +1,17 @@
-"""The two pages: the lobby and a room."""
+"""The pages: the lobby, a room, and the doors to direct conversations."""
+
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.identity import GUEST_COOKIE, GUEST_KEY_SESSION, SESSION_KEY, Person, identify, new_guest
+from chat import membership, selectors
 from chat.forms import LobbyForm
 from chat.groups import InvalidRoomName, clean_room_name
 
@@ -69,6 +76,7 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
     person, new_cookie = current_person(request)
     context = {
         "room_name": canonical,
+        "heading": membership.room_heading(selectors.room_named(canonical), request.user),
         "display_name": person.name,
         "person": {"name": person.name, "kind": person.kind, "key": person.key},
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
@@ -76,3 +84,35 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
         "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),
     }
     return remember_guest(render(request, "chat/room.html", context), new_cookie)
+
+
+@require_POST
+def direct_message(request: HttpRequest, username: str) -> HttpResponse:
+    """Open the direct conversation with the account `username` (made the first time) and go there."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(where_they_were(request))
+    try:
+        conversation = membership.open_direct_room(request.user, username)
+    except membership.DirectRoomRefused as refusal:
+        return render(request, "chat/direct_refused.html", {"reason": str(refusal)}, status=refusal.status)
+    return redirect("chat:room", room_name=conversation.name)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def direct_message_form(request: HttpRequest) -> HttpResponse:
+    """The lobby's "Message a person" form posts its ``username`` here; a GET is the page of a room called "dm".
+
+    ``/chat/dm/`` was a room's URL before it was this form's: the room keeps its page.
+    """
+    if request.method != "POST":
+        return room(request, "dm")
+    return direct_message(request, request.POST.get("username", ""))
+
+
+def where_they_were(request: HttpRequest) -> str:
+    """The page of this site the request came from (to come back to after logging in), else the lobby."""
+    referer = request.headers.get("referer", "")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return reverse("chat:index")

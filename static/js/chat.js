@@ -7,6 +7,7 @@ import { MentionToasts } from "./toasts.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
+const me = JSON.parse(document.getElementById("person").textContent); // {name, kind, key}
 const isStaff = JSON.parse(document.getElementById("is-staff").textContent);
 const settings = socketSettings();
 const log = document.getElementById("chat-log");
@@ -17,6 +18,7 @@ const mentionToasts = new MentionToasts(document.getElementById("toasts"));
 const presenceList = document.getElementById("presence-list");
 const presenceCount = document.getElementById("presence-count");
 const typingIndicator = document.getElementById("typing-indicator");
+const directMessageForm = document.getElementById("dm-form");
 
 const TYPING_SHOWN_MS = 3000; // how long "is typing" stays after the last keystroke heard
 const TYPING_SEND_EVERY_MS = 2000; // how often a typist tells the room, at most
@@ -93,15 +95,38 @@ function addMessage(frame) {
   stopTyping(frame.author);
 }
 
+// Signed-in people can be messaged: "Message <name>" posts the page's CSRF-protected form to /chat/dm/<name>/.
+const MESSAGEABLE_KINDS = new Set(["account", "staff"]);
+
+function directMessageButton(name) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "dm-button";
+  button.dataset.username = name;
+  button.textContent = `Message ${name}`;
+  button.addEventListener("click", () => {
+    directMessageForm.action = `/chat/dm/${encodeURIComponent(name)}/`;
+    directMessageForm.submit();
+  });
+  return button;
+}
+
+function presenceItem({ name, kind }) {
+  // A frame without kinds (from a server of the version before) names me by my name alone.
+  const isMe = name === me.name && (kind === me.kind || kind === undefined);
+  const item = document.createElement("li");
+  const label = document.createElement("span");
+  label.className = "presence-name";
+  label.textContent = isMe ? `${name} (you)` : name;
+  item.append(label);
+  if (!isMe && MESSAGEABLE_KINDS.has(kind)) item.append(" ", directMessageButton(name));
+  return item;
+}
+
 function showPresence(frame) {
   if (!Array.isArray(frame.users)) return;
-  presenceList.replaceChildren(
-    ...frame.users.map((name) => {
-      const item = document.createElement("li");
-      item.textContent = name === myName ? `${name} (you)` : name;
-      return item;
-    }),
-  );
+  const people = Array.isArray(frame.people) ? frame.people : frame.users.map((name) => ({ name }));
+  presenceList.replaceChildren(...people.filter((person) => typeof person?.name === "string").map(presenceItem));
   presenceCount.textContent = String(frame.users.length);
 }
 

@@ -100,7 +100,7 @@ class ChatPage:
     def presence(self) -> list[str]:
         # Read in one script: the list is redrawn whole, so element handles go stale.
         return self.driver.execute_script(
-            "return [...document.querySelectorAll('#presence-list li')].map((li) => li.textContent);"
+            "return [...document.querySelectorAll('#presence-list li .presence-name')].map((el) => el.textContent);"
         )
 
     def typing_text(self) -> str:

@@ -51,6 +51,25 @@ async def test_expired_entries_are_dropped_and_counted(redis_server: RedisServer
     await store.redis.aclose()
 
 
+async def test_entries_keep_their_kind_and_those_from_before_kinds_still_read(redis_server: RedisServer) -> None:
+    store = RedisPresence(redis_server.url)
+    room = f"biology-{id(store)}"
+    # An entry a process of the version before kinds wrote: its socket id, a line break, its name.
+    await store.redis.zadd(store.key(room), {"old-socket\nCy": time.time()})
+    await store.touch(room, "socket-1", "ann", kind="account")
+    await store.touch(room, "socket-2", "ann", kind="account")  # her second tab
+    await store.touch(room, "socket-3", "ann", kind="guest")  # a guest of her name, from before the name rules
+    await store.touch(room, "socket-4", "teacher", kind="staff")
+    assert await store.people(room) == [("Cy", "guest"), ("ann", "account"), ("ann", "guest"), ("teacher", "staff")]
+    assert await store.names(room) == ["Cy", "ann", "teacher"]
+    # A process of the version before reads a name as all after the first line break: still right.
+    members = await store.redis.zrange(store.key(room), 0, -1)
+    assert sorted({member.decode().split("\n", 1)[1] for member in members}) == ["Cy", "ann", "teacher"]
+    await store.remove(room, "socket-3", "ann", kind="guest")
+    assert await store.people(room) == [("Cy", "guest"), ("ann", "account"), ("teacher", "staff")]
+    await store.redis.aclose()
+
+
 def test_an_entry_nobody_refreshes_goes_after_the_ttl_and_live_ones_stay(
     cluster: DaphneCluster, redis_server: RedisServer, room_name: str
 ) -> None:

@@ -5,13 +5,18 @@ import time
 from urllib.parse import quote
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
 from django.test import override_settings
 
-from chat import services
-from chat.groups import LOBBY_GROUP
+from chat import events, services
+from chat.groups import LOBBY_GROUP, room_group_name
+from chat.presence import MemoryPresence
 from chat.process import process_state
+from mysite.asgi import application
+from tests.unit.communicator import HOST, ORIGIN, login_data, session_cookie
 from tests.unit.communicator import socket_as as connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,17 +47,112 @@ def room(name: str) -> str:
     return f"/ws/chat/{quote(name)}/"
 
 
+async def socket_of_account(username: str, path: str, *, staff: bool = False) -> WebsocketCommunicator:
+    """A connected socket at `path` of a new account signed in as `username`."""
+    user = await database_sync_to_async(User.objects.create_user)(username, password="pw-for-tests-only")
+    if staff:
+        user.is_staff = True
+        await user.asave()
+    cookie = await session_cookie(**login_data(user))
+    socket = WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, cookie])
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
 async def test_people_in_a_room_are_listed_once_each_and_leave() -> None:
     ann = await socket_as("Ann", room("physics"))
-    assert await next_of_type(ann, "presence") == {"type": "presence", "users": ["Ann"], "count": 1}
+    assert await next_of_type(ann, "presence") == {
+        "type": "presence",
+        "users": ["Ann"],
+        "count": 1,
+        "people": [{"name": "Ann", "kind": "guest"}],
+    }
     bob = await socket_as("Bob", room("physics"))
     bob_again = await socket_as("Bob", room("physics"))  # a second tab
     assert (await presence_until(ann, ["Ann", "Bob"]))["count"] == 2
     await bob.disconnect()
     assert await process_state().presence.names("physics") == ["Ann", "Bob"], "Bob's other tab is still there"
     await bob_again.disconnect()
-    assert await presence_until(ann, ["Ann"]) == {"type": "presence", "users": ["Ann"], "count": 1}
+    assert (await presence_until(ann, ["Ann"]))["people"] == [{"name": "Ann", "kind": "guest"}]
     await ann.disconnect()
+
+
+async def test_presence_says_what_kind_of_person_each_is() -> None:
+    ann = await socket_of_account("ann", room("physics"))
+    teacher = await socket_of_account("teacher", room("physics"), staff=True)
+    bob = await socket_as("Bob", room("physics"))
+    frame = await presence_until(teacher, ["Bob", "ann", "teacher"])
+    assert frame["count"] == 3
+    assert frame["people"] == [
+        {"name": "Bob", "kind": "guest"},
+        {"name": "ann", "kind": "account"},
+        {"name": "teacher", "kind": "staff"},
+    ]
+    await bob.disconnect()
+    assert (await presence_until(teacher, ["ann", "teacher"]))["people"] == [
+        {"name": "ann", "kind": "account"},
+        {"name": "teacher", "kind": "staff"},
+    ]
+    for socket in (ann, teacher):
+        await socket.disconnect()
+
+
+def test_one_name_of_two_kinds_is_two_people_but_one_user() -> None:
+    # A guest under an account's name, as a session from before the name rules may hold.
+    update = events.presence_update([("ann", "account"), ("ann", "guest"), ("bob", "guest")])
+    assert update["users"] == ["ann", "bob"]
+    assert update["count"] == 2
+    assert update["people"] == [
+        {"name": "ann", "kind": "account"},
+        {"name": "ann", "kind": "guest"},
+        {"name": "bob", "kind": "guest"},
+    ]
+
+
+async def test_an_account_with_several_tabs_is_one_person() -> None:
+    ann = await socket_of_account("ann", room("physics"))
+    cookie = await session_cookie(**login_data(await User.objects.aget(username="ann")))
+    again = WebsocketCommunicator(application, room("physics"), headers=[ORIGIN, HOST, cookie])
+    assert (await again.connect())[0]
+    people = [{"name": "ann", "kind": "account"}]
+    assert (await presence_until(again, ["ann"]))["people"] == people
+    assert await process_state().presence.people("physics") == [("ann", "account")]
+    await ann.disconnect()
+    await again.disconnect()
+
+
+async def test_a_presence_event_from_a_process_before_kinds_becomes_a_frame_without_people() -> None:
+    # During a rolling upgrade, a process of the version before sends events without "people".
+    ann = await socket_as("Ann", room("physics"))
+    await presence_until(ann, ["Ann"])
+    old_event = {"type": "presence.update", "users": ["Ann", "Old"], "count": 2}
+    await get_channel_layer().group_send(room_group_name("physics"), old_event)
+    assert await presence_until(ann, ["Ann", "Old"]) == {"type": "presence", "users": ["Ann", "Old"], "count": 2}
+    await ann.disconnect()
+
+
+async def test_the_memory_store_keeps_each_entry_s_kind() -> None:
+    store = MemoryPresence()
+    await store.touch("physics", "socket-1", "ann", kind="account")
+    await store.touch("physics", "socket-2", "ann", kind="account")  # a second tab
+    await store.touch("physics", "socket-3", "ann", kind="guest")
+    assert await store.people("physics") == [("ann", "account"), ("ann", "guest")]
+    assert await store.names("physics") == ["ann"]
+    await store.remove("physics", "socket-3", "ann", kind="guest")
+    assert await store.people("physics") == [("ann", "account")]
+
+
+async def test_the_memory_store_reads_entries_written_before_kinds() -> None:
+    store = MemoryPresence()
+    store.entries["physics"] = {"old-socket\nAnn": time.time()}  # the format before kinds
+    await store.touch("physics", "new-socket", "Bob", kind="account")
+    assert await store.people("physics") == [("Ann", "guest"), ("Bob", "account")]
+    assert await store.names("physics") == ["Ann", "Bob"]
+    # A process of the version before reads a name as all after the first line break: still right.
+    assert sorted(member.split("\n", 1)[1] for member in store.entries["physics"]) == ["Ann", "Bob"]
+    await store.remove("physics", "new-socket", "Bob", kind="account")
+    assert await store.people("physics") == [("Ann", "guest")]
 
 
 async def test_typing_reaches_the_others_but_not_the_typist() -> None:
