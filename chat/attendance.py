@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 class Attendance:
     """One socket's presence entry in one room, under one name."""
 
-    __slots__ = ("room_name", "socket_id", "name", "heartbeat")
+    __slots__ = ("room_name", "socket_id", "name", "kind", "heartbeat")
 
-    def __init__(self, room_name: str, socket_id: str, name: str) -> None:
+    def __init__(self, room_name: str, socket_id: str, name: str, kind: str | None = None) -> None:
         self.room_name = room_name
         self.socket_id = socket_id
         self.name = name
+        self.kind = kind  # `services.members_only_kind` of the room: a private room's lobby counts go to members only
         self.heartbeat: asyncio.Task | None = None
 
     async def arrive(self) -> None:
@@ -39,14 +40,14 @@ class Attendance:
             self.heartbeat.cancel()
         store = process_state().presence
         await presence.safely(store.remove(self.room_name, self.socket_id, self.name), None)
-        await services.apublish_presence(self.room_name)
+        await services.apublish_presence(self.room_name, self.kind)
 
     async def _touch(self, announce: bool = False) -> None:
         """Refresh the entry; tell the room when it is new or entries expired."""
         store = process_state().presence
         dropped = await presence.safely(store.touch(self.room_name, self.socket_id, self.name), 0)
         if dropped or announce:
-            await services.apublish_presence(self.room_name)
+            await services.apublish_presence(self.room_name, self.kind)
 
     async def _stay(self) -> None:
         while True:
