@@ -329,6 +329,7 @@ class ChatConsumer(PersonConsumer):
 
     # --8<-- [end:connect]
 
+    # --8<-- [start:admit]
     async def admit(self) -> Room | None:
         """The room (unsaved if nothing was said in it) if this socket may open it; else refuse it and return None.
 
@@ -347,6 +348,8 @@ class ChatConsumer(PersonConsumer):
         if room is None:
             await self.refuse(protocol.FORBIDDEN, FORBIDDEN_DETAIL, protocol.CLOSE_FORBIDDEN)
         return room
+
+    # --8<-- [end:admit]
 
     async def still_admitted(self, room: Room) -> bool:
         """A private room asks once more, now that the socket hears ``membership.changed``; else it is refused.
