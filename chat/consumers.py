@@ -344,7 +344,7 @@ class ChatConsumer(PersonConsumer):
         if not await self.admit_client():
             return None
         self.know_person()
-        room = await membership.avisible_room(room_name, self.user)
+        room = await membership.aroom_to_open(room_name, self.user)
         if room is None:
             await self.refuse(protocol.FORBIDDEN, FORBIDDEN_DETAIL, protocol.CLOSE_FORBIDDEN)
         return room

@@ -25,12 +25,16 @@ from django.utils.text import slugify
 from chat import events, selectors, services
 from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
 from chat.models import Invite, Membership, Room
+from chat.process import process_state
 
 # Invites of one room that work at once (not revoked): enough for a class to hand out a few, and
 # a bound on the rows one room's moderators can make. Revoking one frees its place.
 LIVE_INVITES_PER_ROOM = 20
 # A private room's name ends in this many random hex digits, so it can't be guessed from its title.
 NAME_SUFFIX_HEX = 6
+# Stored public rooms a process remembers (a name and an id each, some 200 bytes); past that, the
+# one remembered longest ago is forgotten.
+PUBLIC_ROOMS_REMEMBERED = 10_000
 
 MANAGERS = (Membership.Role.OWNER, Membership.Role.MODERATOR)
 
@@ -149,6 +153,25 @@ def _may_remove(remover_role: str | None, member_role: str) -> bool:
     if remover_role == Membership.Role.OWNER:
         return True
     return remover_role == Membership.Role.MODERATOR and member_role == Membership.Role.MEMBER
+
+
+async def aroom_to_open(name: str, user: Any) -> Room | None:
+    """`visible_room` for a socket's `connect`: the room if the person may see it, else None.
+
+    A stored room's kind never changes (the admin shows it read-only), so a public
+    room with a row, once seen, is remembered by the process: sockets opening it
+    again ask the database nothing, as before rooms could be private. The room
+    then comes back as its name and id only (the socket reads the rest with its history).
+    """
+    remembered = process_state().public_rooms
+    if name in remembered:
+        return selectors.take_id(Room(name=name), remembered[name])
+    room = await avisible_room(name, user)
+    if room is not None and room.pk is not None and not room.is_private:
+        if len(remembered) >= PUBLIC_ROOMS_REMEMBERED:
+            del remembered[next(iter(remembered))]
+        remembered[name] = room.pk
+    return room
 
 
 arole_of = database_sync_to_async(role_of)

@@ -49,10 +49,11 @@ def stored_room(room: Room) -> Room | None:
     return room
 
 
-def take_id(room: Room, pk: int) -> None:
-    """Give `room`, opened before it had a row, the id of the row stored since."""
+def take_id(room: Room, pk: int) -> Room:
+    """Give `room`, opened before it had a row, the id of the row stored since; returns it."""
     room.pk = pk
     room._state.adding = False
+    return room
 
 
 def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> list[Message]:

@@ -17,6 +17,7 @@ from chat import consumers, membership, selectors, services
 from chat.fanout import LocalFanout
 from chat.groups import LOBBY_GROUP, room_group_name
 from chat.models import Room
+from chat.process import process_state
 from mysite.asgi import application
 from tests.unit.communicator import HOST, ORIGIN, fence, login_data, session_cookie
 
@@ -108,6 +109,25 @@ async def test_a_non_member_is_refused_before_the_socket_joins_any_group(
     await next_frame(bob, "presence")
     assert room_group_name(people.room.name) in joined, "a member's socket does join"
     await bob.disconnect()
+
+
+async def test_a_process_remembers_stored_public_rooms_and_never_a_private_one(
+    people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(membership, "PUBLIC_ROOMS_REMEMBERED", 2)
+    for name in ("physics", "maths", "art"):
+        await Room.objects.acreate(name=name)
+    sockets = [await open_socket(room_path(name)) for name in ("physics", "maths", "never-spoken-in", "art")]
+    sockets.append(await open_socket(room_path(people.room), await cookie_of(people.ann)))
+    remembered = process_state().public_rooms
+    assert list(remembered) == ["maths", "art"], "stored public rooms only, the oldest forgotten past the bound"
+    assert remembered["art"] == (await Room.objects.aget(name="art")).pk
+    # A remembered room opens without the database, as it did before: the same room, the same history.
+    await say(sockets[3], "in art")
+    again = await open_socket(room_path("art"))
+    assert (await next_frame(again, "chat.message"))["message"] == "in art"
+    for socket in [*sockets, again]:
+        await socket.disconnect()
 
 
 async def test_a_non_member_never_gets_presence_or_typing(people: People) -> None:
