@@ -6,9 +6,12 @@ from chat.models import Message, Room
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["name", "created", "last_message_id"]
-    search_fields = ["name"]
-    readonly_fields = ["last_message_id"]
+    list_display = ["name", "kind", "title", "created", "last_message_id"]
+    list_filter = ["kind"]
+    search_fields = ["name", "title"]
+    # A room's kind never changes: a public room's history was everyone's, and processes remember
+    # which rooms are public (`membership.aroom_to_open`).
+    readonly_fields = ["last_message_id", "kind"]
 
 
 @admin.register(Message)

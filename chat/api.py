@@ -1,4 +1,4 @@
-"""The HTTP API for other services: ``POST /api/rooms/<room>/messages`` posts a notification.
+"""The HTTP API for other services: ``POST /api/rooms/<room>/messages`` posts a notification to a public room.
 
 Callers authenticate with ``Authorization: Bearer <CHAT_API_TOKEN>``, or as a
 logged-in staff user (with Django's CSRF token, as any form would).
@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean_display_name
 from chat import limits, protocol, selectors, services
-from chat.groups import InvalidRoomName, clean_room_name
+from chat.groups import InvalidRoomName
 
 
 def max_body_bytes() -> int:
@@ -97,9 +97,11 @@ async def post_room_message(request: HttpRequest, room_name: str) -> JsonRespons
     if isinstance(caller, JsonResponse):
         return caller
     try:
-        room_name = clean_room_name(room_name)
+        room_name = (await services.anotification_room(room_name)).name
     except InvalidRoomName as exc:
         return error(404, protocol.INVALID_ROOM, str(exc))
+    except protocol.ProtocolError as exc:  # a private room: notifications are for public ones
+        return error(403, exc.code, exc.detail)
     limit = max_body_bytes()
     # Content-Length first: a body announced too large is refused before it is read.
     if content_length(request) > limit or len(request.body) > limit:

@@ -20,13 +20,15 @@ logger = logging.getLogger(__name__)
 class Attendance:
     """One socket's presence entry in one room, under one name and kind of person (account, staff or guest)."""
 
-    __slots__ = ("room_name", "socket_id", "name", "kind", "heartbeat")
+    __slots__ = ("room_name", "socket_id", "name", "kind", "room_kind", "heartbeat")
 
-    def __init__(self, room_name: str, socket_id: str, name: str, *, kind: str) -> None:
+    def __init__(self, room_name: str, socket_id: str, name: str, *, kind: str, room_kind: str | None = None) -> None:
         self.room_name = room_name
         self.socket_id = socket_id
         self.name = name
         self.kind = kind  # so that pages can offer to message the accounts they list
+        # `services.members_only_kind` of the room: a private room's lobby counts go to members only.
+        self.room_kind = room_kind
         self.heartbeat: asyncio.Task | None = None
 
     async def arrive(self) -> None:
@@ -40,14 +42,14 @@ class Attendance:
             self.heartbeat.cancel()
         store = process_state().presence
         await presence.safely(store.remove(self.room_name, self.socket_id, self.name, kind=self.kind), None)
-        await services.apublish_presence(self.room_name)
+        await services.apublish_presence(self.room_name, self.room_kind)
 
     async def _touch(self, announce: bool = False) -> None:
         """Refresh the entry; tell the room when it is new or entries expired."""
         store = process_state().presence
         dropped = await presence.safely(store.touch(self.room_name, self.socket_id, self.name, kind=self.kind), 0)
         if dropped or announce:
-            await services.apublish_presence(self.room_name)
+            await services.apublish_presence(self.room_name, self.room_kind)
 
     async def _stay(self) -> None:
         while True:

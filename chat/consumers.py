@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.identity import identify, new_guest
-from chat import access, limits, metrics, protocol, selectors, services
+from chat import access, limits, membership, metrics, protocol, selectors, services
 from chat.attendance import Attendance
 from chat.cleanup import Cleanup
 from chat.delivery import Delivery
@@ -239,7 +239,37 @@ class LimitedConsumer(FrameConsumer):
         await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
 
 
-class ChatConsumer(LimitedConsumer):
+class PersonConsumer(LimitedConsumer):
+    """A socket of one person: who they are when it opens, and closed when that changes.
+
+    Logging out, or an account's powers changing, sends ``account.changed`` to
+    ``people.accounts``; the sockets concerned close with 4001 and the page
+    reconnects as who the person is now (`chat.access`).
+    """
+
+    closing = False
+    user = None
+    session_key: str | None = None
+
+    def know_person(self) -> None:
+        """Take the person from the socket's scope: its user (anonymous for a guest) and session."""
+        self.user = self.scope.get("user")
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+
+    async def account_changed(self, event: dict) -> None:
+        """This socket's person logged out or had their account changed? Close; the page reconnects as them now."""
+        if not self.closing and access.concerns(event, self.user, self.session_key):
+            self.closing = True  # one session's end may be told twice (a logout, and its session row going)
+            await self.send_error(
+                protocol.ACCOUNT_CHANGED_ERROR, "You logged out or your account changed; reconnecting as you are now."
+            )
+            await self.close(code=protocol.CLOSE_ACCOUNT_CHANGED)
+
+
+FORBIDDEN_DETAIL = "This room is private: only its members can open it."
+
+
+class ChatConsumer(PersonConsumer):
     """One browser socket in one room (``ws/chat/<room>/?after=<id>``).
 
     It joins the room's Group through this process's fan-out (`chat.fanout`),
@@ -251,16 +281,14 @@ class ChatConsumer(LimitedConsumer):
     """
 
     channel_layer_alias = None  # no channel: the services reach the layer through get_channel_layer()
-    closing = False
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
-        room_name = await self.admit()
-        if room_name is None:
+        room = await self.admit()
+        if room is None:
             return
+        room_name = room.name
         self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
-        self.user = self.scope.get("user")
-        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         # Without a cookie of its own, a socket is a guest of its own (a page always has one).
         self.person = identify(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest()[0]
         self.author = self.person.name
@@ -280,6 +308,8 @@ class ChatConsumer(LimitedConsumer):
         for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.author), (ACCOUNTS_GROUP, None)):
             await fanout.join(group, self, address)
             self.cleanup.add(functools.partial(fanout.leave, group, self, address))
+        if not await self.still_admitted(room):
+            return
         await self.accept()
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
@@ -293,14 +323,21 @@ class ChatConsumer(LimitedConsumer):
         self.handshakes().refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
-        attendance = Attendance(room_name, self.socket_id, self.author, kind=self.person.kind)
+        attendance = Attendance(
+            room_name, self.socket_id, self.author, kind=self.person.kind, room_kind=services.members_only_kind(room)
+        )
         self.cleanup.add(attendance.leave)
         await attendance.arrive()
 
     # --8<-- [end:connect]
 
-    async def admit(self) -> str | None:
-        """The room's clean name if this socket may open it; else refuse it and return None."""
+    # --8<-- [start:admit]
+    async def admit(self) -> Room | None:
+        """The room (unsaved if nothing was said in it) if this socket may open it; else refuse it and return None.
+
+        A private room's non-members are refused here, before the socket joins
+        any Group or reads anything: no history, catch-up, presence or typing.
+        """
         try:
             room_name = clean_room_name(self.scope["url_route"]["kwargs"]["room_name"])
         except InvalidRoomName as exc:
@@ -308,7 +345,24 @@ class ChatConsumer(LimitedConsumer):
             return None
         if not await self.admit_client():
             return None
-        return room_name
+        self.know_person()
+        room = await membership.aroom_to_open(room_name, self.user)
+        if room is None:
+            await self.refuse(protocol.FORBIDDEN, FORBIDDEN_DETAIL, protocol.CLOSE_FORBIDDEN)
+        return room
+
+    # --8<-- [end:admit]
+
+    async def still_admitted(self, room: Room) -> bool:
+        """A private room asks once more, now that the socket hears ``membership.changed``; else it is refused.
+
+        A removal committed between `admit`'s look and the joins would otherwise
+        be missed: its event went out before this socket was there to hear it.
+        """
+        if room.is_private and not await membership.amay_see(room, self.user):
+            await self.refuse(protocol.FORBIDDEN, FORBIDDEN_DETAIL, protocol.CLOSE_FORBIDDEN)
+            return False
+        return True
 
     async def first_frames(self, room_name: str, after: int | None) -> tuple[Room, list[dict]]:
         """The room, and what the socket gets first: the recent history, or what came after id `after`."""
@@ -382,26 +436,44 @@ class ChatConsumer(LimitedConsumer):
                 {key: value for key, value in event.items() if key != "to"} | {"type": protocol.MENTION}
             )
 
-    async def account_changed(self, event: dict) -> None:
-        """This socket's person logged out or had their account changed? Close; the page reconnects as them now."""
-        if not self.closing and access.concerns(event, self.user, self.session_key):
-            self.closing = True  # one session's end may be told twice (a logout, and its session row going)
-            await self.send_error(
-                protocol.ACCOUNT_CHANGED_ERROR, "You logged out or your account changed; reconnecting as you are now."
-            )
-            await self.close(code=protocol.CLOSE_ACCOUNT_CHANGED)
+    async def membership_changed(self, event: dict) -> None:
+        """This socket's account left this room, or its role there changed: may it still see the room?
+
+        Only the sockets an event concerns ask the database (one query each), so the
+        accounts' hub waits for nothing on the others.
+        """
+        concerned = not self.closing and membership.concerns(event, self.user, self.room.name)
+        if concerned and not await membership.amay_see(self.room, self.user):
+            self.closing = True
+            await self.send_error(protocol.FORBIDDEN, "You are no longer a member of this private room.")
+            await self.close(code=protocol.CLOSE_FORBIDDEN)
 
 
-class LobbyConsumer(LimitedConsumer):
-    """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen."""
+class LobbyConsumer(PersonConsumer):
+    """The lobby's socket (``ws/lobby/``): the room directory, then each room's changes as they happen.
+
+    A private room is listed only to its members: the socket keeps its
+    account's private rooms, passes on a members-only room's changes only if
+    it is one of them, and lists them afresh when the account's memberships change.
+    """
+
+    private_rooms: dict[str, dict[str, str]] = {}  # name -> title and kind; replaced, never changed in place
 
     async def connect(self) -> None:
         if not await self.admit_client():
             return
-        await self.channel_layer.group_add(LOBBY_GROUP, self.channel_name)
-        self.cleanup.add(functools.partial(self.channel_layer.group_discard, LOBBY_GROUP, self.channel_name))
+        self.know_person()
+        groups = [LOBBY_GROUP] + ([ACCOUNTS_GROUP] if self.user is not None and self.user.is_authenticated else [])
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.cleanup.add(functools.partial(self.channel_layer.group_discard, group, self.channel_name))
         await self.accept()
-        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory()})
+        await self.send_directory()
+
+    async def send_directory(self) -> None:
+        """The whole directory as this socket's person may see it now."""
+        self.private_rooms = await membership.aprivate_rooms_of(self.user)
+        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory(self.user)})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The page's heartbeat, a ``ping`` within its allowance, gets a ``pong``; any other frame closes the socket.
@@ -420,11 +492,19 @@ class LobbyConsumer(LimitedConsumer):
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after an outage: the whole directory again, as it is now."""
-        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory()})
+        await self.send_directory()
 
     async def directory_room(self, event: dict) -> None:
-        """A room's number of people or its last activity changed."""
-        await self.send_frame(event | {"type": protocol.ROOM_UPDATE})
+        """A room's number of people or its last activity changed: passed on if this person may see the room."""
+        if "kind" not in event:
+            await self.send_frame(event | {"type": protocol.ROOM_UPDATE})
+        elif event["room"] in self.private_rooms:
+            await self.send_frame(event | self.private_rooms[event["room"]] | {"type": protocol.ROOM_UPDATE})
+
+    async def membership_changed(self, event: dict) -> None:
+        """This person joined or left a private room: the directory again, with their rooms as they are now."""
+        if not self.closing and membership.concerns(event, self.user):
+            await self.send_directory()
 
 
 class NotFoundConsumer(LimitedConsumer):

@@ -14,8 +14,11 @@ Each event, who sends it, to which Group, and the frame it becomes:
 - ``chat.typing``: `services.apublish_typing`, to the room; ``typing``, not to the typist's own socket.
 - ``presence.update``: `services.apublish_presence`, to the room; becomes ``presence``.
 - ``chat.mention``: `services.apublish_message`, to ``people.mentions``; ``mention`` without ``to``, to those named.
-- ``directory.room``: `services.apublish_presence` and `apublish_activity`, to ``lobby.directory``; ``room.update``.
+- ``directory.room``: `services.apublish_presence` and `apublish_activity`, to ``lobby.directory``; ``room.update``
+  (a members-only room's carries its ``kind``: only its members' lobbies get it, with its ``title``).
 - ``account.changed``: `access`, to ``people.accounts``; ``error`` ``account_changed``, then close 4001.
+- ``membership.changed``: `membership`, to ``people.accounts``; ``error`` ``forbidden`` and close 4403 on the
+  account's sockets in the room if it may no longer see it; the account's lobbies get the directory again.
 - ``layer.recovered``: `layers.ResilientRedisChannelLayer` after an outage, to each channel of the process;
   no frame, sockets fetch what they missed.
 """
@@ -32,6 +35,7 @@ PRESENCE_UPDATE = "presence.update"
 CHAT_MENTION = "chat.mention"
 DIRECTORY_ROOM = "directory.room"
 ACCOUNT_CHANGED = "account.changed"
+MEMBERSHIP_CHANGED = "membership.changed"
 LAYER_RECOVERED = "layer.recovered"
 
 
@@ -60,9 +64,18 @@ def mention(room: str, frame: dict[str, Any], to: set[str]) -> dict[str, Any]:
     return protocol.mention(room, frame) | {"type": CHAT_MENTION, "to": sorted(to)}
 
 
-def directory_room(room: str, **changes: Any) -> dict[str, Any]:
-    """A room's ``online`` count or ``last_activity`` changed."""
-    return {"type": DIRECTORY_ROOM, "room": room, **changes}
+def directory_room(room: str, kind: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A room's ``online`` count or ``last_activity`` changed.
+
+    `kind` only for a members-only room (``private``, ``direct``): lobby sockets pass such an event
+    on to their person only if they are a member, so no one else learns the room's name.
+    """
+    return {"type": DIRECTORY_ROOM, "room": room, **({"kind": kind} if kind else {}), **changes}
+
+
+def membership_changed(user_id: Any, room: str) -> dict[str, Any]:
+    """The account `user_id` joined or left `room`, or its role there changed: its sockets ask again."""
+    return {"type": MEMBERSHIP_CHANGED, "user": str(user_id), "room": room}
 
 
 def layer_recovered() -> dict[str, Any]:

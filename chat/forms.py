@@ -20,6 +20,13 @@ class LobbyForm(forms.Form):
         max_length=DISPLAY_NAME_MAX_LENGTH * 2,
         widget=forms.TextInput(attrs={"id": "display-name-input", "autocomplete": "nickname"}),
     )
+    # Signed-in people only (the lobby view drops it for guests): the room name becomes a private room's title.
+    private = forms.BooleanField(
+        label="Private room",
+        required=False,
+        help_text="Only the people you invite can see it; its address gets a random ending.",
+        widget=forms.CheckboxInput(attrs={"id": "room-private-input"}),
+    )
 
     def clean_room_name(self) -> str:
         try:

@@ -1,27 +1,70 @@
-"""Who may do what in a room: the reads every door of a room asks before letting someone in; and the writes.
+"""Who may do what in a room, and the changes to who is in it.
 
 A public room is everyone's. A private room or a direct conversation is its
 members' only: an account needs a `Membership` (`chat.models`), and a guest is
 never a member. Staff have no way into a private room they are not members of.
+
+The reads come first: every door of a room (its page, its socket, the lobby's
+directory, the API) asks them before letting someone in. Then the writes, as
+Zulip's ``do_*`` actions are: each checks who asks, writes in one transaction,
+and once that commits tells every process ``membership.changed`` (on
+``people.accounts``), so that the person's open sockets ask again at once
+(`ChatConsumer.membership_changed`) and their lobby lists their rooms afresh.
 """
 
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.text import slugify
 
-from chat.models import Membership, Room
+from chat import events, selectors, services
+from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
+from chat.models import Invite, Membership, Room
+from chat.process import process_state
+
+# Invites of one room that work at once (not revoked): enough for a class to hand out a few, and
+# a bound on the rows one room's moderators can make. Revoking one frees its place.
+LIVE_INVITES_PER_ROOM = 20
+# A private room's name ends in this many random hex digits, so it can't be guessed from its title.
+NAME_SUFFIX_HEX = 6
+# Stored public rooms a process remembers (a name and an id each, some 200 bytes); past that, the
+# one remembered longest ago is forgotten.
+PUBLIC_ROOMS_REMEMBERED = 10_000
+
+MANAGERS = (Membership.Role.OWNER, Membership.Role.MODERATOR)
+
+
+class MembershipError(Exception):
+    """A change refused; its message is a sentence for the person who asked."""
+
+
+class NotAllowed(MembershipError):
+    """The person asking may not make this change (a page answers 403)."""
+
+
+class LimitReached(MembershipError):
+    """The change would pass one of the limits above (a page answers 400)."""
+
+
+class NotFound(MembershipError):
+    """No such invite (unknown or revoked) or member (a page answers 404)."""
+
+
+### Reads ###
+
+
+def _is_account(user: Any) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
 
 
 def role_of(room: Room, user: Any) -> str | None:
     """The account's role in a stored private room (``owner``, ``moderator``, ``member``), or None."""
-    if room.pk is None or user is None or not user.is_authenticated or not user.is_active:
+    if room.pk is None or not _is_account(user):
         return None
     return Membership.objects.filter(room=room, user_id=user.pk).values_list("role", flat=True).first()
 
@@ -33,141 +76,223 @@ def may_see(room: Room, user: Any) -> bool:
 
 def may_moderate(room: Room, user: Any) -> bool:
     """Whether the person may delete anyone's message in the room: its owner, its moderators, and staff."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _is_account(user):
         return False
-    return user.is_staff or role_of(room, user) in (Membership.Role.OWNER, Membership.Role.MODERATOR)
+    return user.is_staff or role_of(room, user) in MANAGERS
+
+
+def may_manage(room: Room, user: Any) -> bool:
+    """Whether the person may invite and remove members of a private room: its owner and moderators (not staff)."""
+    return room.is_private and role_of(room, user) in MANAGERS
+
+
+def visible_room(name: str, user: Any) -> Room | None:
+    """The room called `name` (clean; maybe unsaved, see `selectors.room_named`) if the person may see it, else None.
+
+    One call, so one thread hop from a socket's `connect`.
+    """
+    room = selectors.room_named(name)
+    return room if may_see(room, user) else None
+
+
+def private_room_named(name: str) -> Room | None:
+    """The stored private room (or direct conversation) called `name`, or None (no such room, or a public one)."""
+    try:
+        name = clean_room_name(name)
+    except InvalidRoomName:
+        return None
+    return Room.objects.filter(name=name).exclude(kind=Room.Kind.PUBLIC).first()
+
+
+def private_rooms_of(user: Any) -> dict[str, dict[str, str]]:
+    """The private rooms the person is a member of: name to its ``title`` and ``kind``, as the lobby lists them."""
+    if not _is_account(user):
+        return {}
+    rows = Room.objects.filter(memberships__user_id=user.pk).values_list("name", "title", "kind")
+    return {name: {"title": title or name, "kind": kind} for name, title, kind in rows}
+
+
+def concerns(event: dict[str, Any], user: Any, room_name: str | None = None) -> bool:
+    """Whether a ``membership.changed`` event is about this socket's account (and room, if given)."""
+    if not _is_account(user) or event["user"] != str(user.pk):
+        return False
+    return room_name is None or event["room"] == room_name
+
+
+def live_invite(token: str) -> Invite | None:
+    """The invite with this token, with its room, unless it was revoked."""
+    return Invite.objects.select_related("room").filter(token=token, revoked__isnull=True).first()
+
+
+def live_invites(room: Room) -> list[Invite]:
+    """The room's invites that work, newest first."""
+    return list(room.invites.filter(revoked__isnull=True).order_by("-created", "-pk"))
+
+
+def members_of(room: Room, viewer: Any) -> list[dict[str, Any]]:
+    """The room's members in the order they joined, each with what `viewer` may do to them (the members page)."""
+    viewer_role = role_of(room, viewer)
+    rows = []
+    for member in room.memberships.select_related("user"):
+        rows.append(
+            {
+                "username": member.user.get_username(),
+                "role": member.role,
+                "removable": _may_remove(viewer_role, member.role) and member.user_id != viewer.pk,
+                "promotable": viewer_role == Membership.Role.OWNER and member.role == Membership.Role.MEMBER,
+                "demotable": viewer_role == Membership.Role.OWNER and member.role == Membership.Role.MODERATOR,
+            }
+        )
+    return rows
+
+
+def _may_remove(remover_role: str | None, member_role: str) -> bool:
+    """The owner removes anyone but themselves; a moderator removes members only; nobody removes the owner."""
+    if member_role == Membership.Role.OWNER:
+        return False
+    if remover_role == Membership.Role.OWNER:
+        return True
+    return remover_role == Membership.Role.MODERATOR and member_role == Membership.Role.MEMBER
+
+
+async def aroom_to_open(name: str, user: Any) -> Room | None:
+    """`visible_room` for a socket's `connect`: the room if the person may see it, else None.
+
+    A stored room's kind never changes (the admin shows it read-only), so a public
+    room with a row, once seen, is remembered by the process: sockets opening it
+    again ask the database nothing, as before rooms could be private. The room
+    then comes back as its name and id only (the socket reads the rest with its history).
+    """
+    remembered = process_state().public_rooms
+    if name in remembered:
+        return selectors.take_id(Room(name=name), remembered[name])
+    room = await avisible_room(name, user)
+    if room is not None and room.pk is not None and not room.is_private:
+        if len(remembered) >= PUBLIC_ROOMS_REMEMBERED:
+            del remembered[next(iter(remembered))]
+        remembered[name] = room.pk
+    return room
 
 
 arole_of = database_sync_to_async(role_of)
 amay_see = database_sync_to_async(may_see)
 amay_moderate = database_sync_to_async(may_moderate)
+avisible_room = database_sync_to_async(visible_room)
+aprivate_rooms_of = database_sync_to_async(private_rooms_of)
 
 
-### Direct conversations ###
-#
-# A direct room is a private room of exactly two accounts, both plain members
-# (kind ``direct``): nobody owns it, nobody moderates it, no invite adds to it.
-# `open_direct_room` makes one; `room_heading` names it on its page.
+### Writes ###
 
 
-class DirectRoomRefused(Exception):
-    """Why a direct conversation can't be opened, in a sentence for the person; `status` is the page's HTTP status."""
-
-    status = 400
-
-
-class NotSignedIn(DirectRoomRefused):
-    status = 403
+def _tell(user_id: Any, room: Room) -> None:
+    """Once the transaction commits, tell every process that this account's place in `room` changed."""
+    services.publish_on_commit(ACCOUNTS_GROUP, events.membership_changed(user_id, room.name))
 
 
-class NoSuchAccount(DirectRoomRefused):
-    status = 404
+def _require_manager(room: Room, by: Any) -> str:
+    role = role_of(room, by) if room.is_private else None
+    if role not in MANAGERS:
+        raise NotAllowed("Only the room's owner and moderators can do that.")
+    return role
 
 
-class TooManyDirectRooms(DirectRoomRefused):
-    status = 429
+@transaction.atomic
+def create_private_room(owner: Any, title: str) -> Room:
+    """A new private room called `title` (room-name rules; raises `InvalidRoomName`), with `owner` its owner.
 
-
-def open_direct_room(user: Any, other_username: str) -> Room:
-    """The direct room of exactly the signed-in `user` and the active account `other_username`, made the first time.
-
-    Whoever opens it, and however many times at once, the pair has one room: it
-    is looked for again, and made, with both accounts' rows locked (in id order,
-    so that two openings of one pair wait for each other rather than deadlock).
-    SQLite, which has no row locks, takes its write lock when the transaction
-    begins (``transaction_mode`` in mysite/settings.py), which serialises them too.
-    Raises a `DirectRoomRefused` for a guest, oneself, an unknown or inactive
-    account, or past ``CHAT_DIRECT_ROOMS_PER_HOUR`` new rooms.
+    Its name is the title slugged, a hyphen and random hex digits, so that
+    nobody can take a public room's name with it or guess it from the title.
+    An account owns at most ``CHAT_PRIVATE_ROOMS_PER_USER`` private rooms.
     """
-    if user is None or not user.is_authenticated or not user.is_active:
-        raise NotSignedIn("Sign in to message someone: guests have no direct messages.")
-    other = _active_account(other_username)
-    if other.pk == user.pk:
-        raise DirectRoomRefused("That is you: choose someone else to message.")
-    found = _direct_room_of(user.pk, other.pk)
-    if found is not None:
-        return found
-    with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk__in=(user.pk, other.pk)).order_by("pk"))
-        found = _direct_room_of(user.pk, other.pk)  # made by an opening that held the locks before us?
-        if found is not None:
-            return found
-        _count_new_direct_room(user)
-        return _create_direct_room(opener_id=user.pk, other_id=other.pk)
-
-
-def _active_account(username: str) -> Any:
-    """The active account called `username`; case aside if that names only one. Raises `NoSuchAccount`."""
-    username = username.strip()
-    if not username:
-        raise DirectRoomRefused("Type the username of the person to message.")
-    accounts = get_user_model().objects.filter(is_active=True)
-    field = get_user_model().USERNAME_FIELD
-    account = accounts.filter(**{field: username}).first()
-    if account is None:
-        alike = list(accounts.filter(**{f"{field}__iexact": username})[:2])
-        account = alike[0] if len(alike) == 1 else None
-    if account is None:
-        shown = username if len(username) <= 40 else username[:40] + "…"
-        raise NoSuchAccount(f"Nobody called “{shown}” has an account here (or it is no longer in use).")
-    return account
-
-
-def _direct_room_of(first_id: int, second_id: int) -> Room | None:
-    """The pair's direct room, if they have one: the direct room with a membership of each."""
-    return (
-        Room.objects.filter(kind=Room.Kind.DIRECT, memberships__user_id=first_id)
-        .filter(memberships__user_id=second_id)
-        .order_by("pk")
-        .first()
-    )
-
-
-def _count_new_direct_room(user: Any) -> None:
-    """Raise `TooManyDirectRooms` if `user` opened ``CHAT_DIRECT_ROOMS_PER_HOUR`` new direct rooms within the hour.
-
-    Counted in the database, so the limit holds across processes; only rooms the
-    person opened count (their membership is the room's first), never those
-    others opened with them, so nobody can spend someone else's allowance.
-    """
-    limit = settings.CHAT_DIRECT_ROOMS_PER_HOUR
-    if not limit:
-        return
-    first_member = Membership.objects.filter(room=OuterRef("pk")).order_by("pk").values("user_id")[:1]
-    opened = (
-        Room.objects.filter(kind=Room.Kind.DIRECT, created__gte=timezone.now() - timedelta(hours=1))
-        .filter(memberships__user_id=user.pk)
-        .annotate(opener=Subquery(first_member))
-        .filter(opener=user.pk)
-        .count()
-    )
-    if opened >= limit:
-        raise TooManyDirectRooms(
-            f"You have started as many new conversations within the hour as you may ({limit}): try again later."
-            " Conversations you already have open as usual."
-        )
-
-
-def _create_direct_room(*, opener_id: int, other_id: int) -> Room:
-    """A new direct room of the two, named ``dm-`` and random hex (no guessing it); the opener's membership first."""
-    name = f"dm-{secrets.token_hex(8)}"
-    while Room.objects.filter(name=name).exists():  # a public room of that name: hardly ever, but never two in one
-        name = f"dm-{secrets.token_hex(8)}"
-    room = Room.objects.create(name=name, kind=Room.Kind.DIRECT)
-    for user_id in (opener_id, other_id):
-        Membership.objects.create(room=room, user_id=user_id, role=Membership.Role.MEMBER)
+    if not _is_account(owner):
+        raise NotAllowed("Log in to make a private room.")
+    title = clean_room_name(title)
+    # The account's row, locked: two rooms made at once can't both take its last place.
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    limit = settings.CHAT_PRIVATE_ROOMS_PER_USER
+    if limit and Room.objects.filter(owner_id=owner.pk, kind=Room.Kind.PRIVATE).count() >= limit:
+        raise LimitReached(f"You own {limit} private rooms, the most one account may; delete one to make another.")
+    room = Room.objects.create(name=_new_room_name(title), kind=Room.Kind.PRIVATE, title=title, owner=owner)
+    Membership.objects.create(room=room, user=owner, role=Membership.Role.OWNER)
+    _tell(owner.pk, room)
     return room
 
 
-def room_heading(room: Room, user: Any) -> str | None:
-    """What a room's page calls it: a direct room the viewer's counterpart, a private room its title; else None.
+def _new_room_name(title: str) -> str:
+    """`title` slugged (letters of any script kept), cut to leave room for the random suffix, and the suffix."""
+    stem = slugify(title, allow_unicode=True)[: ROOM_NAME_MAX_LENGTH - NAME_SUFFIX_HEX - 1].strip("-_") or "room"
+    while True:
+        name = clean_room_name(f"{stem}-{secrets.token_hex(NAME_SUFFIX_HEX // 2)}")
+        if not Room.objects.filter(name=name).exists():
+            return name
 
-    None: the page says "Room <name>". Someone who is no member of a direct room
-    is told no names.
+
+@transaction.atomic
+def create_invite(room: Room, by: Any) -> Invite:
+    """A new invite link's row for the room; at most `LIVE_INVITES_PER_ROOM` work at once."""
+    _require_manager(room, by)
+    Room.objects.select_for_update().filter(pk=room.pk).first()  # one room's invites counted one at a time
+    if room.invites.filter(revoked__isnull=True).count() >= LIVE_INVITES_PER_ROOM:
+        raise LimitReached(
+            f"This room has {LIVE_INVITES_PER_ROOM} invite links already, the most it may; revoke one first."
+        )
+    return Invite.objects.create(room=room, token=secrets.token_urlsafe(24), created_by=by)
+
+
+@transaction.atomic
+def revoke_invite(room: Room, by: Any, invite_id: int) -> None:
+    """Stop one of the room's invites from working; members who joined through it stay."""
+    _require_manager(room, by)
+    if not room.invites.filter(pk=invite_id, revoked__isnull=True).update(revoked=timezone.now()):
+        raise NotFound("This room has no such invite link, or it was revoked already.")
+
+
+@transaction.atomic
+def join_by_invite(user: Any, token: str) -> Room:
+    """Make the account a member of the invite's room; a member already stays as they are."""
+    if not _is_account(user):
+        raise NotAllowed("Log in to join a room.")
+    invite = live_invite(token)
+    if invite is None:
+        raise NotFound("This invite link doesn't work: it was revoked, or it was never one.")
+    _, created = Membership.objects.get_or_create(room=invite.room, user_id=user.pk)
+    if created:
+        _tell(user.pk, invite.room)
+    return invite.room
+
+
+def _membership(room: Room, username: str) -> Membership:
+    member = room.memberships.select_for_update().filter(user__username=username).first()
+    if member is None:
+        raise NotFound(f"{username!r} is not a member of this room.")
+    return member
+
+
+@transaction.atomic
+def remove_member(room: Room, by: Any, username: str) -> None:
+    """Take `username` out of the room: the owner removes anyone but themselves, a moderator plain members only.
+
+    Their open sockets in the room are closed as soon as this commits.
     """
-    if room.kind == Room.Kind.DIRECT and room.pk is not None:
-        viewer = user.pk if user is not None and user.is_authenticated else None
-        members = dict(room.memberships.values_list("user_id", "user__" + get_user_model().USERNAME_FIELD))
-        others = [name for user_id, name in members.items() if user_id != viewer]
-        return others[0] if viewer in members and others else "Direct conversation"
-    return room.title or None
+    role = _require_manager(room, by)
+    member = _membership(room, username)
+    if not _may_remove(role, member.role):
+        raise NotAllowed("The owner can't be removed, and moderators can remove members only.")
+    member.delete()
+    _tell(member.user_id, room)
+
+
+@transaction.atomic
+def set_role(room: Room, by: Any, username: str, role: str) -> None:
+    """Make a member a moderator, or a moderator a member again; the owner's to decide, and the owner stays owner."""
+    if role_of(room, by) != Membership.Role.OWNER:
+        raise NotAllowed("Only the room's owner can name moderators.")
+    if role not in (Membership.Role.MODERATOR, Membership.Role.MEMBER):
+        raise NotAllowed("A member can be made a moderator or a member; the owner stays the owner.")
+    member = _membership(room, username)
+    if member.role == Membership.Role.OWNER:
+        raise NotAllowed("The owner stays the owner.")
+    if member.role != role:
+        member.role = role
+        member.save(update_fields=["role"])
+        _tell(member.user_id, room)

@@ -31,6 +31,8 @@ class ProcessState:
         # Rooms inside a lobby-activity interval, with the newest time to send when it ends
         # (`services.apublish_activity`).
         self.activity_waiting: dict[str, str | None] = {}
+        # Public rooms with a row, name to id, seen by this process's sockets (`membership.aroom_to_open`).
+        self.public_rooms: dict[str, int] = {}
         self.timers: set[asyncio.Task] = set()
 
     def start_timer(self, coroutine: Coroutine) -> asyncio.Task:

@@ -27,6 +27,7 @@ seconds to wait, ``retry_after``.
 On ``ws/lobby/``, server to client only (it takes ``ping`` frames; any other closes it)::
 
     {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
+    # a private room, listed to its members only, also has "title" and "kind"
     {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity"
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
@@ -68,6 +69,9 @@ CLOSE_TOO_MANY_HANDSHAKES = 4420
 CLOSE_POLICY_VIOLATION = 4008
 # The person logged out or their account changed: reconnect, as who they are now.
 CLOSE_ACCOUNT_CHANGED = 4001
+# The socket's person may not see this room (a private room they are not a member of, or no longer
+# one): HTTP's 403 in the application range. Reconnecting will not help.
+CLOSE_FORBIDDEN = 4403
 
 # Error codes: stable slugs that clients may switch on.
 BINARY_NOT_SUPPORTED = "binary_not_supported"

@@ -7,14 +7,16 @@ async form where async callers need it, as in `chat.services`.
 """
 
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from chat import protocol
-from chat.models import Message, Room
+from chat.models import Membership, Message, Room
 
 
 def get_or_create_room(name: str) -> Room:
@@ -47,10 +49,11 @@ def stored_room(room: Room) -> Room | None:
     return room
 
 
-def take_id(room: Room, pk: int) -> None:
-    """Give `room`, opened before it had a row, the id of the row stored since."""
+def take_id(room: Room, pk: int) -> Room:
+    """Give `room`, opened before it had a row, the id of the row stored since; returns it."""
     room.pk = pk
     room._state.adding = False
+    return room
 
 
 def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> list[Message]:
@@ -85,15 +88,42 @@ def messages_between(room: Room, after: int, before: int) -> list[Message]:
     return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
 
 
-def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:
-    """The rooms with the newest messages, newest first: name to the time of the last message."""
+def recently_active_rooms(limit: int = 50, user: Any = None) -> dict[str, str | None]:
+    """The rooms `user` may see with the newest messages, newest first: name to the time of the last message.
+
+    Public rooms, and the private ones `user` is a member of: other people's
+    private rooms must not take the places of the rooms a lobby may list.
+    """
     rooms = (
-        Room.objects.annotate(last=Max("messages__created"))
+        Room.objects.filter(_visible_to(user))
+        .annotate(last=Max("messages__created"))
         .filter(last__isnull=False)
         .order_by("-last")
         .values_list("name", "last")[:limit]
     )
     return {name: protocol.format_time(last) for name, last in rooms}
+
+
+def _visible_to(user: Any) -> Q:
+    """Rooms anyone may see, and the members-only rooms of `user`'s memberships."""
+    public = Q(kind=Room.Kind.PUBLIC)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return public
+    return public | Q(pk__in=Membership.objects.filter(user_id=user.pk).values("room_id"))
+
+
+def private_rooms_among(names: Iterable[str], user: Any) -> dict[str, dict[str, str] | None]:
+    """Which of these rooms are members-only: name to its ``title`` and ``kind`` for `user`'s, None for others'.
+
+    Rooms without a row are public (a private room is stored when it is made), so are left out.
+    """
+    private = Room.objects.filter(name__in=list(names)).exclude(kind=Room.Kind.PUBLIC)
+    rows = list(private.values_list("pk", "name", "title", "kind"))
+    mine = set()
+    if rows and user is not None and user.is_authenticated and user.is_active:
+        memberships = Membership.objects.filter(user_id=user.pk, room_id__in=[pk for pk, *_ in rows])
+        mine = set(memberships.values_list("room_id", flat=True))
+    return {name: {"title": title or name, "kind": kind} if pk in mine else None for pk, name, title, kind in rows}
 
 
 def is_registered_name(name: str) -> bool:
@@ -136,5 +166,6 @@ aopen_room = database_sync_to_async(open_room)
 astored_room = database_sync_to_async(stored_room)
 amessages_between = database_sync_to_async(messages_between)
 arecently_active_rooms = database_sync_to_async(recently_active_rooms)
+aprivate_rooms_among = database_sync_to_async(private_rooms_among)
 aframes_between = database_sync_to_async(frames_between)
 acatch_up_frames = database_sync_to_async(catch_up_frames)

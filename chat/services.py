@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import math
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -105,7 +106,7 @@ async def apublish_message(room: Room, message: Message) -> None:
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
-    await apublish_activity(room.name, frame["created"])
+    await apublish_activity(room.name, frame["created"], kind=members_only_kind(room))
     mentioned = mentioned_names(message.text) - {message.author}
     if mentioned:
         await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
@@ -162,21 +163,43 @@ def post_message(
     return message
 
 
+def members_only_kind(room: Room) -> str | None:
+    """A private room's or direct conversation's kind, which lobby events carry; None for a public room."""
+    return room.kind if room.is_private else None
+
+
+def notification_room(room_name: str) -> Room:
+    """The room a notification may go to: a public one (raises `InvalidRoomName`, or `ProtocolError` ``forbidden``).
+
+    Notifications are for rooms anyone may read: the server speaking in a
+    members-only room would tell whoever runs a script or holds the API token
+    what is in it, and would name the room to them.
+    """
+    room = selectors.room_named(clean_room_name(room_name))
+    if room.is_private:
+        detail = f"Room {room.name!r} is private: notifications go to public rooms only."
+        raise protocol.ProtocolError(protocol.FORBIDDEN, detail)
+    return room
+
+
+anotification_room = database_sync_to_async(notification_room)
+
+
 def post_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) -> Message:
-    """Say something in a room as the server, from anywhere in Django: views, signals, commands, cron jobs.
+    """Say something in a public room as the server, from anywhere in Django: views, signals, commands, cron jobs.
 
     Stored like any message (so history and catch-up include it) and fanned out
     to every Daphne process. Raises `InvalidRoomName` or `protocol.ProtocolError`
-    for a bad room or text. The room is stored if nothing was said in it yet.
+    for a bad room (a private one: ``forbidden``) or text. The room is stored if nothing was said in it yet.
     """
-    room = selectors.room_named(clean_room_name(room_name))
+    room = notification_room(room_name)
     text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
     return post_message(room, author, text, kind=Message.Kind.SYSTEM)
 
 
 async def apost_notification(room_name: str, text: str, author: str = SYSTEM_AUTHOR) -> Message:
     """`post_notification` for async code."""
-    room = await selectors.aroom_named(clean_room_name(room_name))
+    room = await anotification_room(room_name)
     text = protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
     return await apost_message(room, author, text, kind=Message.Kind.SYSTEM)
 
@@ -226,17 +249,20 @@ async def apost_deletion(room: Room, message_id: int) -> bool:
 PRESENCE_COALESCE_SECONDS = 0.25
 
 
-async def apublish_presence(room_name: str) -> None:
-    """Tell the room who is in it now, and every lobby how many, soon (see `PRESENCE_COALESCE_SECONDS`)."""
+async def apublish_presence(room_name: str, kind: str | None = None) -> None:
+    """Tell the room who is in it now, and every lobby how many, soon (see `PRESENCE_COALESCE_SECONDS`).
+
+    `kind`: `members_only_kind` of the room, so that only its members' lobbies hear of a private one.
+    """
     state = process_state()
     if room_name in state.presence_due and not state.presence_due[room_name].done():
         return
-    task = state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name))
+    task = state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name, kind))
     # Forgotten once done: every room name a socket ever opened must not stay behind.
     task.add_done_callback(lambda done: state.presence_due.get(room_name) is done and state.presence_due.pop(room_name))
 
 
-async def _publish_presence_later(room_name: str) -> None:
+async def _publish_presence_later(room_name: str, kind: str | None) -> None:
     await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
     people = await presence.safely(process_state().presence.people(room_name), None)
     if people is None:
@@ -245,7 +271,7 @@ async def _publish_presence_later(room_name: str) -> None:
     layer = get_channel_layer()
     try:
         await layer.group_send(room_group_name(room_name), update)
-        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, online=update["count"]))
+        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, kind, online=update["count"]))
     except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
         logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
 
@@ -256,23 +282,27 @@ async def _publish_presence_later(room_name: str) -> None:
 LOBBY_ACTIVITY_SECONDS = 1.0
 
 
-async def apublish_activity(room_name: str, last_activity: str) -> None:
-    """Tell every lobby that `room_name` was active at `last_activity` (see `LOBBY_ACTIVITY_SECONDS`)."""
+async def apublish_activity(room_name: str, last_activity: str, kind: str | None = None) -> None:
+    """Tell every lobby that `room_name` was active at `last_activity` (see `LOBBY_ACTIVITY_SECONDS`).
+
+    `kind`: `members_only_kind` of the room, so that only its members' lobbies hear of a private one.
+    """
     state = process_state()
     if room_name in state.activity_waiting:
         state.activity_waiting[room_name] = last_activity  # the newest goes out when the interval ends
         return
     state.activity_waiting[room_name] = None
-    state.start_timer(_end_activity_interval(room_name, state.activity_waiting))
-    await get_channel_layer().group_send(LOBBY_GROUP, events.directory_room(room_name, last_activity=last_activity))
+    state.start_timer(_end_activity_interval(room_name, state.activity_waiting, kind))
+    event = events.directory_room(room_name, kind, last_activity=last_activity)
+    await get_channel_layer().group_send(LOBBY_GROUP, event)
 
 
-async def _end_activity_interval(room_name: str, waiting: dict[str, str | None]) -> None:
+async def _end_activity_interval(room_name: str, waiting: dict[str, str | None], kind: str | None) -> None:
     await asyncio.sleep(LOBBY_ACTIVITY_SECONDS)
     newest = waiting.pop(room_name, None)
     if newest is not None:
         try:
-            await apublish_activity(room_name, newest)
+            await apublish_activity(room_name, newest, kind)
         except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
             logger.warning("Could not tell the lobby of activity in room %r", room_name, exc_info=True)
 
@@ -282,18 +312,24 @@ async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:
     await apublish(room_name, events.typing(author, socket_id))
 
 
-async def adirectory() -> list[dict]:
-    """The lobby's list: rooms with people in them or recent messages, busiest first."""
-    last_activity = await selectors.arecently_active_rooms()
+async def adirectory(user: Any = None) -> list[dict]:
+    """The lobby's list for `user`: rooms with people in them or recent messages, busiest first.
+
+    Public rooms, and the private ones `user` is a member of, with their ``title`` and ``kind``.
+    """
+    last_activity = await selectors.arecently_active_rooms(user=user)
     store = process_state().presence
     rooms = set(last_activity) | set(await presence.safely(store.rooms(), []))
+    private = await selectors.aprivate_rooms_among(rooms, user)  # name -> title and kind, None if not theirs
     entries = [
         {
             "room": room,
             "online": len(await presence.safely(store.names(room), [])),
             "last_activity": last_activity.get(room),
+            **(private.get(room) or {}),
         }
         for room in rooms
+        if private.get(room, {}) is not None
     ]
     entries.sort(key=lambda entry: entry["last_activity"] or "", reverse=True)
     entries.sort(key=lambda entry: entry["online"], reverse=True)  # stable: busiest first, then most recent

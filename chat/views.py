@@ -1,8 +1,9 @@
-"""The pages: the lobby, a room, and the doors to direct conversations."""
+"""The pages: the lobby, a room, a private room's members and invite links, the doors to direct conversations."""
 
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,9 +12,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.identity import GUEST_COOKIE, GUEST_KEY_SESSION, SESSION_KEY, Person, identify, new_guest
-from chat import membership, selectors
+from chat import direct, membership, selectors
 from chat.forms import LobbyForm
 from chat.groups import InvalidRoomName, clean_room_name
+from chat.models import Room
 
 
 def current_person(request: HttpRequest) -> tuple[Person, str | None]:
@@ -55,7 +57,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         form.fields["display_name"].disabled = True
         form.fields["display_name"].help_text = "Logged-in users chat under their username."
+    else:
+        del form.fields["private"]  # a guest can't own a room
     if posted and form.is_valid():
+        if form.cleaned_data.get("private"):
+            return create_private_room(request, form)
         # A guest keeping the name made for them has chosen nothing new: no session to store.
         if person.is_guest and form.cleaned_data["display_name"] != person.name:
             request.session[SESSION_KEY] = form.cleaned_data["display_name"]
@@ -65,18 +71,40 @@ def index(request: HttpRequest) -> HttpResponse:
     return remember_guest(render(request, "chat/index.html", context, status=400 if posted else 200), new_cookie)
 
 
+def create_private_room(request: HttpRequest, form: LobbyForm) -> HttpResponse:
+    """The lobby form with "Private room" ticked: a new room titled with the room name, then to it."""
+    try:
+        room = membership.create_private_room(request.user, form.cleaned_data["room_name"])
+    except membership.MembershipError as exc:
+        form.add_error("private", str(exc))
+        return render(request, "chat/index.html", {"form": form, "socket_settings": socket_settings()}, status=400)
+    return redirect("chat:room", room_name=room.name)
+
+
+def refused(request: HttpRequest) -> HttpResponse:
+    """A members-only page for someone who is not a member: log in first, or a 403 that says why."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return render(request, "chat/forbidden.html", status=403)
+
+
 def room(request: HttpRequest, room_name: str) -> HttpResponse:
-    """A room's page; the browser then opens `ws/chat/<room>/`."""
+    """A room's page; the browser then opens `ws/chat/<room>/`. A private room's only for its members."""
     try:
         canonical = clean_room_name(room_name)
     except InvalidRoomName as exc:
         return render(request, "chat/room_not_found.html", {"room_name": room_name, "reason": exc}, status=404)
     if canonical != room_name:
         return redirect("chat:room", room_name=canonical)
+    stored = selectors.room_named(canonical)
+    if not membership.may_see(stored, request.user):
+        return refused(request)
     person, new_cookie = current_person(request)
     context = {
         "room_name": canonical,
-        "heading": membership.room_heading(selectors.room_named(canonical), request.user),
+        "heading": direct.room_heading(stored, request.user),
+        "room_kind": stored.kind,
+        "may_manage": membership.may_manage(stored, request.user),
         "display_name": person.name,
         "person": {"name": person.name, "kind": person.kind, "key": person.key},
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
@@ -92,8 +120,8 @@ def direct_message(request: HttpRequest, username: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(where_they_were(request))
     try:
-        conversation = membership.open_direct_room(request.user, username)
-    except membership.DirectRoomRefused as refusal:
+        conversation = direct.open_direct_room(request.user, username)
+    except direct.DirectRoomRefused as refusal:
         return render(request, "chat/direct_refused.html", {"reason": str(refusal)}, status=refusal.status)
     return redirect("chat:room", room_name=conversation.name)
 
@@ -116,3 +144,73 @@ def where_they_were(request: HttpRequest) -> str:
         parts = urlsplit(referer)
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return reverse("chat:index")
+
+
+def member_action(room: Room, by: object, post: dict) -> None:
+    """Do what one of the members page's buttons posted: its ``action``, with a ``username`` or an ``invite``."""
+    action, username = post.get("action"), post.get("username", "")
+    if action == "invite":
+        membership.create_invite(room, by)
+    elif action == "revoke":
+        invite = post.get("invite", "")
+        membership.revoke_invite(room, by, int(invite) if invite.isdigit() else 0)
+    elif action == "remove":
+        membership.remove_member(room, by, username)
+    elif action in ("make-moderator", "make-member"):
+        membership.set_role(room, by, username, action.removeprefix("make-"))
+    else:
+        raise membership.NotAllowed("That is no action of this page.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, room_name: str) -> HttpResponse:
+    """A private room's members and invite links: its owner's and moderators' page (others get 403)."""
+    room = membership.private_room_named(room_name)
+    if room is None:
+        return render(request, "chat/room_not_found.html", {"room_name": room_name, "reason": ""}, status=404)
+    if not membership.may_manage(room, request.user):
+        return refused(request)
+    problem, status = None, 200
+    if request.method == "POST":
+        try:
+            member_action(room, request.user, request.POST)
+        except membership.MembershipError as exc:
+            problem, status = str(exc), _status_of(exc)
+        else:
+            return redirect("chat:members", room_name=room.name)  # after a post, a page that can be reloaded
+    invites = [
+        (invite, request.build_absolute_uri(reverse("chat:join", args=[invite.token])))
+        for invite in membership.live_invites(room)
+    ]
+    context = {
+        "room": room,
+        "invites": invites,
+        "members": membership.members_of(room, request.user),
+        "problem": problem,
+    }
+    return render(request, "chat/members.html", context, status=status)
+
+
+def _status_of(error: membership.MembershipError) -> int:
+    if isinstance(error, membership.NotAllowed):
+        return 403
+    return 404 if isinstance(error, membership.NotFound) else 400
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    """An invite link: a page that asks, then membership (POST); a member already goes straight to the room."""
+    invite = membership.live_invite(token)
+    if invite is None:
+        return render(request, "chat/invite_not_found.html", status=404)
+    if membership.may_see(invite.room, request.user):
+        return redirect("chat:room", room_name=invite.room.name)
+    if request.method == "POST":
+        try:
+            room = membership.join_by_invite(request.user, token)
+        except membership.NotFound:  # revoked since the page was shown
+            return render(request, "chat/invite_not_found.html", status=404)
+        return redirect("chat:room", room_name=room.name)
+    return render(request, "chat/join.html", {"room": invite.room})

@@ -319,6 +319,9 @@ CHAT_NEW_ROOMS_PER_IP = env_int("CHAT_NEW_ROOMS_PER_IP", 30)
 # New direct conversations an account may start within the hour, counted in the database (so across
 # processes); opening one the two already have is free. 0 switches the limit off.
 CHAT_DIRECT_ROOMS_PER_HOUR = env_int("CHAT_DIRECT_ROOMS_PER_HOUR", 30)
+# Private rooms one account may own at once (each is a row that stays, with its members and
+# invites); deleting one in the admin frees its place. 0 switches the limit off.
+CHAT_PRIVATE_ROOMS_PER_USER = env_int("CHAT_PRIVATE_ROOMS_PER_USER", 50)
 # Pages ping their socket every CHAT_CLIENT_HEARTBEAT seconds, and take it for dead (and reconnect)
 # when a ping brings nothing back by the next one, or a new socket is not open within that time.
 # So a silently dropped connection is noticed within two heartbeats. 0 switches the heartbeat off.

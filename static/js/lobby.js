@@ -6,7 +6,7 @@ import { RoomConnection, socketSettings, socketUrl } from "./connection.js";
 const directory = document.getElementById("room-directory");
 const emptyNote = document.getElementById("room-directory-empty");
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const rooms = new Map(); // name -> { online, last_activity }
+const rooms = new Map(); // name -> { online, last_activity, title, kind }; title and kind for private rooms only
 
 function render() {
   const entries = [...rooms.entries()]
@@ -18,11 +18,18 @@ function render() {
       item.dataset.room = name;
       const link = document.createElement("a");
       link.href = `/chat/${encodeURIComponent(name)}/`;
-      link.textContent = name;
+      link.textContent = room.title ?? name;
       const online = document.createElement("span");
       online.className = "online-count";
       online.textContent = `${room.online} online`;
-      item.append(link, " ", online);
+      item.append(link, " ");
+      if (room.kind) {
+        const kind = document.createElement("span");
+        kind.className = "room-kind";
+        kind.textContent = room.kind === "direct" ? "(direct) " : "(private) ";
+        item.append(kind);
+      }
+      item.append(online);
       if (room.last_activity) {
         const time = document.createElement("time");
         time.dateTime = room.last_activity;
@@ -40,6 +47,8 @@ function update(frame) {
   const room = rooms.get(frame.room) ?? { online: 0, last_activity: null };
   if (Number.isInteger(frame.online)) room.online = frame.online;
   if (typeof frame.last_activity === "string") room.last_activity = frame.last_activity;
+  if (typeof frame.title === "string") room.title = frame.title;
+  if (typeof frame.kind === "string") room.kind = frame.kind;
   rooms.set(frame.room, room);
   render();
 }

@@ -26,7 +26,7 @@ def message_buttons(page: ChatPage) -> list[tuple[str, str]]:
 
 
 def heading(page: ChatPage) -> str:
-    return page.driver.find_element(By.CSS_SELECTOR, "h1.room-title").text
+    return page.driver.find_element(By.CSS_SELECTOR, "h1 .room-title").text
 
 
 def test_two_accounts_open_their_conversation_and_talk_both_ways(

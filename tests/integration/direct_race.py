@@ -25,12 +25,12 @@ def race(first: str, second: str) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from chat import membership
+    from chat import direct
     from chat.models import Room
 
     users = {name: get_user_model().objects.create_user(name) for name in (first, second)}
     start, window = threading.Barrier(2, timeout=10), threading.Barrier(2, timeout=WINDOW_SECONDS)
-    find, calls = membership._direct_room_of, threading.local()
+    find, calls = direct._direct_room_of, threading.local()
 
     def held_find(first_id: int, second_id: int) -> Room | None:
         calls.count = getattr(calls, "count", 0) + 1
@@ -40,12 +40,12 @@ def race(first: str, second: str) -> dict:
             (start if calls.count == 1 else window).wait()
         return found
 
-    membership._direct_room_of = held_find
+    direct._direct_room_of = held_find
     rooms, errors = [], []
 
     def open_room(opener: str, other: str) -> None:
         try:
-            rooms.append(membership.open_direct_room(users[opener], other).name)
+            rooms.append(direct.open_direct_room(users[opener], other).name)
         except Exception as exc:  # a deadlock or a locked database, to be reported
             errors.append(repr(exc))
         finally:

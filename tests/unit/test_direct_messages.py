@@ -13,8 +13,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from chat import membership
-from chat.membership import open_direct_room
+from chat import direct, membership
+from chat.direct import open_direct_room
 from chat.models import Membership, Room
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_a_name_differing_only_in_case_finds_the_one_account() -> None:
 def test_oneself_an_unknown_or_inactive_account_are_refused(username: str, refusal: str, status: int) -> None:
     ann = account("ann")
     account("gone", is_active=False)
-    with pytest.raises(membership.DirectRoomRefused, match=refusal) as raised:
+    with pytest.raises(direct.DirectRoomRefused, match=refusal) as raised:
         open_direct_room(ann, username)
     assert raised.value.status == status
     assert not Room.objects.exists()
@@ -90,7 +90,7 @@ def test_oneself_an_unknown_or_inactive_account_are_refused(username: str, refus
 
 def test_a_guest_has_no_direct_messages() -> None:
     account("bob")
-    with pytest.raises(membership.NotSignedIn):
+    with pytest.raises(direct.NotSignedIn):
         open_direct_room(AnonymousUser(), "bob")
     assert not Room.objects.exists()
 
@@ -106,7 +106,7 @@ def test_an_account_may_start_only_so_many_conversations_an_hour() -> None:
     first = open_direct_room(ann, "bob1")
     open_direct_room(ann, "bob2")
     too_many = r"as many new conversations within the hour as you may \(2\)"
-    with pytest.raises(membership.TooManyDirectRooms, match=too_many) as raised:
+    with pytest.raises(direct.TooManyDirectRooms, match=too_many) as raised:
         open_direct_room(ann, "bob3")
     assert raised.value.status == 429
     assert open_direct_room(ann, "bob1") == first, "a conversation she has opens as usual"
@@ -128,11 +128,11 @@ def test_the_hourly_limit_can_be_switched_off() -> None:
 def test_a_direct_room_s_heading_is_the_other_person() -> None:
     ann, bob, carol = account("ann"), account("bob"), account("carol")
     room = open_direct_room(ann, "bob")
-    assert membership.room_heading(room, ann) == "bob"
-    assert membership.room_heading(room, bob) == "ann"
-    assert membership.room_heading(room, carol) == "Direct conversation", "a non-member is told no names"
-    assert membership.room_heading(room, AnonymousUser()) == "Direct conversation"
-    assert membership.room_heading(Room(name="physics"), ann) is None
+    assert direct.room_heading(room, ann) == "bob"
+    assert direct.room_heading(room, bob) == "ann"
+    assert direct.room_heading(room, carol) == "Direct conversation", "a non-member is told no names"
+    assert direct.room_heading(room, AnonymousUser()) == "Direct conversation"
+    assert direct.room_heading(Room(name="physics"), ann) is None
 
 
 # The pages.
@@ -146,9 +146,9 @@ def test_posting_to_a_person_s_address_leads_to_the_conversation() -> None:
     assert response.url == f"/chat/{room.name}/"
     assert signed_in(bob).post("/chat/dm/ann/").url == response.url
     html = signed_in(ann).get(response.url).content.decode()
-    assert re.search(r'<h1 class="room-title">\s*bob\s*</h1>', html)
+    assert re.search(r'<span class="room-title">bob</span>', html)
     assert "<title>bob · Chat</title>" in html
-    assert re.search(r'<h1 class="room-title">\s*ann\s*</h1>', signed_in(bob).get(response.url).content.decode())
+    assert re.search(r'<span class="room-title">ann</span>', signed_in(bob).get(response.url).content.decode())
 
 
 def test_the_lobby_form_opens_the_conversation_too() -> None:

@@ -139,11 +139,13 @@ async def test_a_mention_reaches_only_the_people_it_names_through_one_member_per
         await socket.disconnect()
 
 
+@pytest.mark.django_db  # the room is looked up first: a private one is refused before anything else
 def test_the_command_refuses_without_a_shared_channel_layer() -> None:
     with pytest.raises(CommandError, match="REDIS_URL is not set"):
         call_command("announce", "lobby", "hello")
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(("room", "text", "message"), [("a b", "hi", "room name"), ("lobby", "", "empty")])
 def test_the_command_refuses_bad_input(room: str, text: str, message: str) -> None:
     with pytest.raises(CommandError, match=message):

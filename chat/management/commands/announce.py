@@ -1,4 +1,4 @@
-"""`python manage.py announce ROOM TEXT`: say something in a room as the server."""
+"""`python manage.py announce ROOM TEXT`: say something in a public room as the server."""
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -7,12 +7,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.identity import InvalidDisplayName, clean_display_name
 from chat import protocol, services
-from chat.groups import InvalidRoomName, clean_room_name
+from chat.groups import InvalidRoomName
 from chat.health import channel_layer_status
 
 
 class Command(BaseCommand):
-    help = "Post a notification to a room: stored like any message, then pushed to every open page."
+    help = "Post a notification to a public room: stored like any message, then pushed to every open page."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("room", help="the room's name, as in /chat/<room>/")
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, room: str, text: str, author: str, **options: object) -> None:
         try:
-            room = clean_room_name(room)
+            room = services.notification_room(room).name  # a private room is refused here, before anything else
             author = clean_display_name(author)
             protocol.check_message_text(text, settings.CHAT_MAX_MESSAGE_LENGTH)
         except (InvalidRoomName, InvalidDisplayName) as exc:

@@ -1,0 +1,210 @@
+"""Private rooms' writes (chat.membership): who may change what, the limits, and the event each change sends."""
+
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import AnonymousUser, User
+from django.test import override_settings
+
+from chat import membership
+from chat.groups import ACCOUNTS_GROUP, InvalidRoomName, clean_room_name
+from chat.models import Invite, Membership, Room
+
+pytestmark = pytest.mark.django_db(transaction=True)  # transaction: changes are told once committed
+
+
+@pytest.fixture
+def accounts_events():
+    """A channel of the test's own on people.accounts; call the result for the events sent there so far."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(ACCOUNTS_GROUP, channel)
+
+    def received() -> list[dict]:
+        events = []
+        # The in-memory layer's queue for the channel: what was sent so far, without waiting for more.
+        while (queue := layer.channels.get(channel)) is not None and not queue.empty():
+            events.append(async_to_sync(layer.receive)(channel))
+        return events
+
+    return received
+
+
+def account(username: str) -> User:
+    return User.objects.create_user(username)  # no password: nothing to hash
+
+
+def changed(user: User, room: Room) -> dict:
+    return {"type": "membership.changed", "user": str(user.pk), "room": room.name}
+
+
+def test_a_private_room_is_named_after_its_title_with_a_random_ending(accounts_events) -> None:
+    ann = account("ann")
+    room = membership.create_private_room(ann, "Physics.7B")
+    assert re.fullmatch(r"physics7b-[0-9a-f]{6}", room.name)
+    assert (room.kind, room.title, room.owner) == ("private", "Physics.7B", ann)
+    assert membership.role_of(room, ann) == "owner"
+    assert accounts_events() == [changed(ann, room)]
+    assert membership.create_private_room(ann, "Physics.7B").name != room.name
+
+
+def test_a_title_of_any_script_makes_a_valid_room_name() -> None:
+    room = membership.create_private_room(account("ann"), "Физика_Ω")
+    assert room.name.startswith("физика_ω-")
+    assert clean_room_name(room.name) == room.name
+    long_title = "x" * 64
+    assert len(membership.create_private_room(account("bob"), long_title).name) == 64
+
+
+def test_a_title_breaking_the_room_name_rules_is_refused() -> None:
+    with pytest.raises(InvalidRoomName):
+        membership.create_private_room(account("ann"), "a b")
+    assert not Room.objects.exists()
+
+
+def test_a_guest_cannot_make_a_private_room() -> None:
+    with pytest.raises(membership.NotAllowed):
+        membership.create_private_room(AnonymousUser(), "secret")
+
+
+@override_settings(CHAT_PRIVATE_ROOMS_PER_USER=2)
+def test_an_account_owns_at_most_the_limit_of_private_rooms() -> None:
+    ann, bob = account("ann"), account("bob")
+    first = membership.create_private_room(ann, "one")
+    membership.create_private_room(ann, "two")
+    with pytest.raises(membership.LimitReached, match="2 private rooms"):
+        membership.create_private_room(ann, "three")
+    membership.create_private_room(bob, "bob-s")  # per account
+    first.delete()
+    membership.create_private_room(ann, "three")  # a deleted room frees its place
+
+
+@override_settings(CHAT_PRIVATE_ROOMS_PER_USER=0)
+def test_the_room_limit_is_off_at_zero() -> None:
+    ann = account("ann")
+    for number in range(3):
+        membership.create_private_room(ann, f"room{number}")
+
+
+def test_an_invite_makes_a_member_and_revoking_it_stops_it(accounts_events) -> None:
+    ann, bob, cat = account("ann"), account("bob"), account("cat")
+    room = membership.create_private_room(ann, "maths")
+    invite = membership.create_invite(room, ann)
+    assert len(invite.token) >= 32
+    accounts_events()
+    assert membership.join_by_invite(bob, invite.token) == room
+    assert membership.role_of(room, bob) == "member"
+    assert accounts_events() == [changed(bob, room)]
+    assert membership.join_by_invite(bob, invite.token) == room  # again: nothing changes, nothing told
+    assert accounts_events() == []
+    membership.revoke_invite(room, ann, invite.pk)
+    with pytest.raises(membership.NotFound):
+        membership.join_by_invite(cat, invite.token)
+    assert membership.role_of(room, bob) == "member", "who joined through it stays"
+    with pytest.raises(membership.NotFound):
+        membership.join_by_invite(cat, "no-such-token")
+    with pytest.raises(membership.NotFound):
+        membership.revoke_invite(room, ann, invite.pk)  # revoked already
+
+
+def test_only_the_owner_and_moderators_handle_invites() -> None:
+    ann, bob, mod = account("ann"), account("bob"), account("mod")
+    room = membership.create_private_room(ann, "maths")
+    for person in (bob, mod):
+        membership.join_by_invite(person, membership.create_invite(room, ann).token)
+    membership.set_role(room, ann, "mod", "moderator")
+    with pytest.raises(membership.NotAllowed):
+        membership.create_invite(room, bob)
+    invite = membership.create_invite(room, mod)
+    with pytest.raises(membership.NotAllowed):
+        membership.revoke_invite(room, bob, invite.pk)
+    membership.revoke_invite(room, mod, invite.pk)
+    with pytest.raises(membership.NotAllowed):
+        membership.create_invite(Room.objects.create(name="public-room"), ann)
+
+
+def test_a_room_has_a_bounded_number_of_live_invites() -> None:
+    ann = account("ann")
+    room = membership.create_private_room(ann, "maths")
+    invites = [membership.create_invite(room, ann) for _ in range(membership.LIVE_INVITES_PER_ROOM)]
+    with pytest.raises(membership.LimitReached, match="revoke one"):
+        membership.create_invite(room, ann)
+    membership.revoke_invite(room, ann, invites[0].pk)
+    membership.create_invite(room, ann)
+    assert Invite.objects.filter(room=room, revoked__isnull=True).count() == membership.LIVE_INVITES_PER_ROOM
+
+
+def members_of(room: Room) -> dict[str, str]:
+    return dict(room.memberships.values_list("user__username", "role"))
+
+
+def room_of_four() -> tuple[Room, dict[str, User]]:
+    people = {name: account(name) for name in ("ann", "mod", "bob", "cat")}
+    room = membership.create_private_room(people["ann"], "maths")
+    for name in ("mod", "bob", "cat"):
+        membership.join_by_invite(people[name], membership.create_invite(room, people["ann"]).token)
+    membership.set_role(room, people["ann"], "mod", "moderator")
+    return room, people
+
+
+def test_the_owner_removes_anyone_but_themselves(accounts_events) -> None:
+    room, people = room_of_four()
+    accounts_events()
+    membership.remove_member(room, people["ann"], "mod")
+    assert accounts_events() == [changed(people["mod"], room)]
+    with pytest.raises(membership.NotAllowed):
+        membership.remove_member(room, people["ann"], "ann")
+    with pytest.raises(membership.NotFound):
+        membership.remove_member(room, people["ann"], "mod")  # not a member any more
+    assert members_of(room) == {"ann": "owner", "bob": "member", "cat": "member"}
+
+
+def test_a_moderator_removes_plain_members_only_and_members_remove_nobody() -> None:
+    room, people = room_of_four()
+    with pytest.raises(membership.NotAllowed):
+        membership.remove_member(room, people["bob"], "cat")
+    with pytest.raises(membership.NotAllowed):
+        membership.remove_member(room, people["mod"], "ann")
+    membership.remove_member(room, people["mod"], "bob")
+    assert members_of(room) == {"ann": "owner", "mod": "moderator", "cat": "member"}
+
+
+def test_only_the_owner_names_moderators(accounts_events) -> None:
+    room, people = room_of_four()
+    accounts_events()
+    with pytest.raises(membership.NotAllowed):
+        membership.set_role(room, people["mod"], "bob", "moderator")
+    with pytest.raises(membership.NotAllowed):
+        membership.set_role(room, people["ann"], "ann", "member")  # the owner stays the owner
+    with pytest.raises(membership.NotAllowed):
+        membership.set_role(room, people["ann"], "bob", "owner")
+    assert accounts_events() == []
+    membership.set_role(room, people["ann"], "bob", "moderator")
+    membership.set_role(room, people["ann"], "mod", "member")
+    assert accounts_events() == [changed(people["bob"], room), changed(people["mod"], room)]
+    assert members_of(room)["bob"] == "moderator"
+    assert membership.may_moderate(room, people["bob"])
+    assert not membership.may_moderate(room, people["mod"])
+
+
+def test_the_members_page_rows_say_what_the_viewer_may_do() -> None:
+    room, people = room_of_four()
+    as_owner = {row["username"]: row for row in membership.members_of(room, people["ann"])}
+    assert not as_owner["ann"]["removable"]
+    assert as_owner["mod"]["removable"]
+    assert as_owner["mod"]["demotable"]
+    assert as_owner["bob"]["removable"]
+    assert as_owner["bob"]["promotable"]
+    as_moderator = {row["username"]: row for row in membership.members_of(room, people["mod"])}
+    assert [name for name, row in as_moderator.items() if row["removable"]] == ["bob", "cat"]
+    assert not any(row["promotable"] or row["demotable"] for row in as_moderator.values())
+
+
+def test_a_deactivated_member_sees_nothing() -> None:
+    room, people = room_of_four()
+    people["bob"].is_active = False
+    people["bob"].save()
+    assert not membership.may_see(room, people["bob"])
+    assert Membership.objects.filter(room=room, user=people["bob"]).exists()
