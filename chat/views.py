@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from accounts.identity import GUEST_COOKIE, GUEST_KEY_SESSION, SESSION_KEY, Person, identify, new_guest
 from chat.forms import LobbyForm
 from chat.groups import InvalidRoomName, clean_room_name
+from chat.membership import may_moderate
+from chat.selectors import room_named
 
 
 def current_person(request: HttpRequest) -> tuple[Person, str | None]:
@@ -71,6 +73,8 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
         "room_name": canonical,
         "display_name": person.name,
         "person": {"name": person.name, "kind": person.kind, "key": person.key},
+        # Whether the page offers to delete anyone's message; the socket checks again for each deletion.
+        "can_moderate": request.user.is_authenticated and may_moderate(room_named(canonical), request.user),
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # The rate limit too, so that the page paces what it sends to stay within it.
         "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),
