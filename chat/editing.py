@@ -76,6 +76,7 @@ def _edit_time(previous: datetime | None) -> datetime:
     return max(now, previous + timedelta(milliseconds=1))
 
 
+# --8<-- [start:edit]
 @transaction.atomic
 def edit_message(room: Room, message_id: int, text: str, *, editor: Editor) -> Message:
     """Give the `editor`'s own message `message_id` the new `text` (checked already), and mark it edited.
@@ -98,6 +99,9 @@ async def aedit_message(room: Room, message_id: int, text: str, *, editor: Edito
     edited = protocol.format_time(message.edited)
     await services.apublish(room.name, events.edit(message.room_message_id, message.text, edited))
     return message
+
+
+# --8<-- [end:edit]
 
 
 @transaction.atomic
