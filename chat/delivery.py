@@ -76,6 +76,7 @@ class Delivery:
             self.held.append((event, text))
             if len(self.held) > HELD_EVENTS_LIMIT:
                 # A socket stuck that long loses no message by this: a later id finds the hole.
+                # (An edit dropped here shows on the page after its next reconnect's catch-up.)
                 del self.held[0]
         elif self.needs_database(event):
             self.held = [(event, text)]
