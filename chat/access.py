@@ -56,6 +56,14 @@ async def acurrent_user(session_key: str | None) -> Any:
     return await get_user({"session": store})
 
 
+async def aaccount_now(user: Any, session_key: str | None) -> Any | None:
+    """The socket's account as the database has it now; None for a guest, or an account logged out or gone since."""
+    if user is None or not user.is_authenticated:
+        return None
+    current = await acurrent_user(session_key)
+    return current if current.is_authenticated and current.pk == user.pk else None
+
+
 async def ais_staff_now(user: Any, session_key: str | None) -> bool:
     """Asked of the database, not of the socket's user: staff at connect may have logged out since."""
     if user is None or not user.is_staff:

@@ -16,8 +16,8 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "room_message_id", "author", "text", "created"]
-    list_filter = ["room"]
+    list_display = ["room", "room_message_id", "author", "text", "created", "edited", "deleted"]
+    list_filter = ["room", "author_kind"]
     search_fields = ["text", "author"]
     list_select_related = ["room"]
     readonly_fields = ["room", "room_message_id", "created", "author_kind", "sender", "user", "edited", "deleted"]
@@ -27,7 +27,8 @@ class MessageAdmin(admin.ModelAdmin):
         if change:
             services.publish_edit(obj)
 
-    # Deleting here also takes the messages off every open page, once the admin's transaction commits.
+    # Deleting here is the chat's own soft delete (the text goes, the row stays for catch-up), and takes the
+    # messages off every open page once the admin's transaction commits.
     def delete_model(self, request, obj: Message) -> None:
         services.post_deletions([obj])
 

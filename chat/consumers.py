@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.identity import identify, new_guest
-from chat import access, limits, membership, metrics, protocol, selectors, services
+from chat import access, editing, limits, membership, metrics, protocol, selectors, services
 from chat.attendance import Attendance
 from chat.cleanup import Cleanup
 from chat.delivery import Delivery
@@ -373,8 +373,7 @@ class ChatConsumer(PersonConsumer):
             recent = await history.recent()
             if recent is not None:
                 return recent
-        room, messages = await selectors.aopen_room(room_name, after)
-        return room, [selectors.message_frame(message) for message in messages]
+        return await selectors.aopen_room(room_name, after)
 
     # --8<-- [start:handle]
     async def handle(self, frame: protocol.ClientFrame) -> None:
@@ -382,15 +381,23 @@ class ChatConsumer(PersonConsumer):
             await self.send_frame(protocol.pong())  # past its allowance, paid for like any frame
         elif isinstance(frame, protocol.TypingIn):
             await services.apublish_typing(self.room.name, self.author, self.socket_id)
-        elif isinstance(frame, protocol.DeleteMessageIn):
-            if not await access.ais_staff_now(self.user, self.session_key):
-                await self.send_error(protocol.FORBIDDEN, "Only staff can delete messages.")
-            elif not await services.apost_deletion(self.room, frame.id):
-                await self.send_error(protocol.UNKNOWN_MESSAGE, f"This room has no message {frame.id}.")
+        elif isinstance(frame, protocol.EditMessageIn | protocol.DeleteMessageIn):
+            await self.change_message(frame)
         else:
             await self.post_message(frame)
 
     # --8<-- [end:handle]
+
+    async def change_message(self, frame: protocol.EditMessageIn | protocol.DeleteMessageIn) -> None:
+        """An edit or a deletion, allowed by who the socket's person is now (`chat.editing`)."""
+        editor = await editing.aeditor(self.person, self.user, self.session_key)
+        try:
+            if isinstance(frame, protocol.EditMessageIn):
+                await editing.aedit_message(self.room, frame.id, frame.message, editor=editor)
+            else:
+                await editing.adelete_message_by(self.room, frame.id, editor=editor)
+        except protocol.ProtocolError as exc:  # unknown_message, forbidden
+            await self.send_error(exc.code, exc.detail)
 
     async def post_message(self, frame: protocol.ChatMessageIn) -> None:
         try:
@@ -417,6 +424,9 @@ class ChatConsumer(PersonConsumer):
 
     async def history_changed(self, event: dict) -> None:
         """A stored message was edited: nothing to send (the room's history copy takes note)."""
+
+    async def chat_edit(self, event: dict) -> None:
+        await self.send_frame(protocol.edit(event["id"], event["message"], event["edited"]))
 
     async def chat_delete(self, event: dict) -> None:
         await self.send_frame(protocol.delete(event["id"]))

@@ -11,6 +11,12 @@ or that a full queue dropped. `Delivery` keeps the rules that make that safe:
   handled in the order they came.
 - A message beyond ``delivered + 1`` shows a hole: the missing ones are read
   from the database and sent first.
+- An edit or a deletion of a message beyond ``delivered`` was made before that
+  message reached the socket (its event, from another process, is still on the
+  way, and carries the old text): the messages up to it are read from the
+  database as they are now, and its own event is dropped when it comes.
+- ``edit`` and ``delete`` frames among the frames read (a catch-up's, for
+  messages the socket holds) are sent as they are: a page applies them once.
 
 It needs no socket: it is given a way to send text, a way to handle the
 other events, and the two database reads it may need.
@@ -70,22 +76,35 @@ class Delivery:
             self.held.append((event, text))
             if len(self.held) > HELD_EVENTS_LIMIT:
                 # A socket stuck that long loses no message by this: a later id finds the hole.
+                # (An edit dropped here shows on the page after its next reconnect's catch-up.)
                 del self.held[0]
-        elif event["type"] == events.LAYER_RECOVERED or (
-            event["type"] == events.CHAT_MESSAGE and event["id"] > self.delivered + 1
-        ):
+        elif self.needs_database(event):
             self.held = [(event, text)]
             self.catching_up = asyncio.create_task(self.release_held())
         else:
             await self.handle(event, text)
 
+    def needs_database(self, event: dict) -> bool:
+        """Whether `event` can only be handled after a database read (see the module docstring)."""
+        kind = event["type"]
+        if kind == events.CHAT_MESSAGE:
+            return event["id"] > self.delivered + 1
+        if kind in (events.CHAT_EDIT, events.CHAT_DELETE):
+            return event["id"] > self.delivered
+        return kind == events.LAYER_RECOVERED
+
     async def handle(self, event: dict, text: str) -> None:
-        if event["type"] == events.CHAT_MESSAGE:
+        kind = event["type"]
+        if kind == events.CHAT_MESSAGE:
             await self.chat_message(event, text)
-        elif event["type"] == events.LAYER_RECOVERED:
-            # The layer was away: whatever was said meanwhile is in the database.
+        elif kind == events.LAYER_RECOVERED:
+            # The layer was away: whatever was said (or changed) meanwhile is in the database.
             await self.send_frames(await self.read_after(self.delivered))
         else:
+            if kind in (events.CHAT_EDIT, events.CHAT_DELETE) and event["id"] > self.delivered:
+                # Changed before its message came: the database has it (or not, deleted) as it is now.
+                await self.send_frames(await self.read_between(self.delivered, event["id"] + 1))
+                self.delivered = event["id"]
             await self.handle_other(event)
 
     async def release_held(self) -> None:
@@ -114,9 +133,11 @@ class Delivery:
     # --8<-- [end:chat-message]
 
     async def send_frames(self, frames: list[dict]) -> None:
-        """Send ``chat.message`` frames (oldest first) that the socket doesn't have yet."""
+        """Send the ``chat.message`` frames (oldest first) the socket doesn't have yet, and other frames as they are."""
         for frame in frames:
-            if frame["id"] > self.delivered:
+            if frame["type"] != protocol.CHAT_MESSAGE:
+                await self.send_text(protocol.encode(frame))  # a catch-up's edit or delete
+            elif frame["id"] > self.delivered:
                 await self.send_text(protocol.encode(frame))
                 self.delivered = frame["id"]
 

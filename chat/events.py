@@ -9,7 +9,8 @@ Channels; ``chat.message`` and ``layer.recovered`` are handled by the socket's
 Each event, who sends it, to which Group, and the frame it becomes:
 
 - ``chat.message``: `services.apublish_message`, to the room; the event is the frame.
-- ``chat.delete``: `services.apublish_deletion`, to the room; becomes ``delete``.
+- ``chat.edit``: `editing.aedit_message` (the author's ``edit``), to the room; becomes ``edit``.
+- ``chat.delete``: `services.apublish_deletion` (its sender, a moderator, the admin), to the room; becomes ``delete``.
 - ``history.changed``: `services.publish_edit` (the admin), to the room; no frame, history copies step aside.
 - ``chat.typing``: `services.apublish_typing`, to the room; ``typing``, not to the typist's own socket.
 - ``presence.update``: `services.apublish_presence`, to the room; becomes ``presence``.
@@ -28,6 +29,7 @@ from typing import Any
 from chat import protocol
 
 CHAT_MESSAGE = protocol.CHAT_MESSAGE
+CHAT_EDIT = "chat.edit"
 CHAT_DELETE = "chat.delete"
 HISTORY_CHANGED = "history.changed"
 CHAT_TYPING = "chat.typing"
@@ -37,6 +39,11 @@ DIRECTORY_ROOM = "directory.room"
 ACCOUNT_CHANGED = "account.changed"
 MEMBERSHIP_CHANGED = "membership.changed"
 LAYER_RECOVERED = "layer.recovered"
+
+
+def edit(message_id: int, text: str, edited: str) -> dict[str, Any]:
+    """Message `message_id` now says `text`, since `edited` (`protocol.format_time`): the ``edit`` frame's fields."""
+    return {**protocol.edit(message_id, text, edited), "type": CHAT_EDIT}
 
 
 def deletion(message_id: int) -> dict[str, Any]:

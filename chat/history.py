@@ -7,8 +7,17 @@ sockets in the room: loaded once, then kept current by the room's Group (it is
 one more member of the process's fan-out), and dropped with the last socket.
 
 It only ever serves what the database holds: anything it cannot follow for
-certain (a hole in the ids it hears, a deletion or edit, a channel-layer outage) makes
-it step aside, and the next socket reads the database and starts a new one.
+certain makes it step aside, and the next socket reads the database and starts
+a new one. That is a hole in the ids it hears, a deletion, an admin's change
+(``history.changed``), a channel-layer outage, or an edit of a message newer
+than it has heard of.
+
+An author's edit (``chat.edit``) it follows in place: the message keeps its
+place among the newest, only its text and ``edited`` change, and an edit older
+than the one it shows (two edits heard out of order) is passed over. A
+deletion makes it step aside instead: the message leaves the window, and the
+older message that would take its place is in the database only. Deletions
+are rare; edits of a typo, a moment after the message, are not.
 """
 
 import asyncio
@@ -44,14 +53,14 @@ class RoomHistory:
         # Join first, read second, as a socket does: nothing said in between is missed.
         await self.fanout.join(self.group, self)
         try:
-            self.room, messages = await selectors.aopen_room(self.room_name)
+            self.room, frames = await selectors.aopen_room(self.room_name)
         except Exception:
             self._go_stale()
             raise
         self.newest = self.room.last_message_id
-        for message in messages:
-            self.frames.append(selectors.message_frame(message))
-            self.newest = max(self.newest, message.room_message_id)
+        for frame in frames:
+            self.frames.append(frame)
+            self.newest = max(self.newest, frame["id"])
         held, self.held = self.held, None
         for event in held:
             self._follow(event)
@@ -80,8 +89,24 @@ class RoomHistory:
                 self.newest = event["id"]
             elif event["id"] > self.newest + 1:
                 self._go_stale()  # a message it never heard of: the database knows better
+        elif kind == events.CHAT_EDIT:
+            self._follow_edit(event)
         elif kind in (events.CHAT_DELETE, events.HISTORY_CHANGED, events.LAYER_RECOVERED):
             self._go_stale()
+
+    def _follow_edit(self, event: dict) -> None:
+        if event["id"] > self.newest:
+            # Edited before its message reached this process: that message's event carries the old text.
+            self._go_stale()
+            return
+        for index in range(len(self.frames) - 1, -1, -1):
+            frame = self.frames[index]
+            if frame["id"] == event["id"]:
+                # ISO times of one format compare as the times they spell; edits are a millisecond apart at least.
+                if frame["edited"] is None or frame["edited"] < event["edited"]:
+                    # A new frame: the old one may be on its way to sockets still.
+                    self.frames[index] = {**frame, "message": event["message"], "edited": event["edited"]}
+                return
 
     def _step_aside(self) -> bool:
         """Stop serving sockets; True the first time, when the caller must also leave the Group."""

@@ -4,7 +4,8 @@ Client to server, one JSON object per text frame::
 
     {"message": "hello"}                          # "type" may be left out
     {"type": "chat.message", "message": "hello", "client_id": "k3x9..."}
-    {"type": "delete", "id": 7}                   # staff only
+    {"type": "edit", "id": 7, "message": "hello!"}  # the message's own sender only
+    {"type": "delete", "id": 7}                   # its sender, the room's owner and moderators, staff
     {"type": "typing"}
     {"type": "ping"}                              # a heartbeat; answered with a pong
 
@@ -12,6 +13,7 @@ Server to client::
 
     {"type": "chat.message", "id": 7, "message": "hello", "author": "ann", "created": "2026-...Z"}
     {"type": "ack", "client_id": "k3x9...", "id": 7}
+    {"type": "edit", "id": 7, "message": "hello!", "edited": "2026-...Z"}
     {"type": "delete", "id": 7}
     {"type": "mention", "room": "physics", "id": 7, "message": "@ann look", "author": "bob", "created": "..."}
     {"type": "presence", "users": ["ann", "bob"], "count": 2,
@@ -32,7 +34,8 @@ On ``ws/lobby/``, server to client only (it takes ``ping`` frames; any other clo
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
 The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
-server sends only what it missed.
+server sends only what it missed, then ``edit`` and ``delete`` frames for the
+messages it holds that were changed meanwhile.
 
 docs/protocol.md is the reference; keep the two in step.
 """
@@ -47,6 +50,7 @@ from urllib.parse import parse_qs
 
 CHAT_MESSAGE = "chat.message"
 ACK = "ack"
+EDIT = "edit"
 DELETE = "delete"
 MENTION = "mention"
 PRESENCE = "presence"
@@ -133,13 +137,21 @@ class PingIn:
 
 
 @dataclass(frozen=True)
+class EditMessageIn:
+    """The author's new text for one of their messages in the room."""
+
+    id: int
+    message: str
+
+
+@dataclass(frozen=True)
 class DeleteMessageIn:
-    """A moderator's request to delete a message of the room."""
+    """A request to delete a message of the room: its sender's, or a moderator's."""
 
     id: int
 
 
-ClientFrame = ChatMessageIn | DeleteMessageIn | TypingIn | PingIn
+ClientFrame = ChatMessageIn | EditMessageIn | DeleteMessageIn | TypingIn | PingIn
 
 
 def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> "ClientFrame":
@@ -159,6 +171,8 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
     frame_type = data.get("type", CHAT_MESSAGE)
     if frame_type == CHAT_MESSAGE:
         return _parse_chat_message(data, max_length)
+    if frame_type == EDIT:
+        return _parse_edit(data, max_length)
     if frame_type == DELETE:
         return _parse_delete(data)
     if frame_type == TYPING:
@@ -242,12 +256,23 @@ def check_message_text(message: object, max_length: int) -> str:
     return message
 
 
+def _parse_edit(data: dict, max_length: int) -> EditMessageIn:
+    # The new text follows a chat.message's rules, its length limit included.
+    check_fields(data, {"type", "id", "message"}, "id")
+    if "message" not in data:
+        raise ProtocolError(MISSING_FIELD, 'A "message" field is needed.')
+    return EditMessageIn(id=_message_id(data["id"]), message=check_message_text(data["message"], max_length))
+
+
 def _parse_delete(data: dict) -> DeleteMessageIn:
     check_fields(data, {"type", "id"}, "id")
-    message_id = data["id"]
-    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
+    return DeleteMessageIn(id=_message_id(data["id"]))
+
+
+def _message_id(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ProtocolError(INVALID_FIELD, 'The "id" field must be a message id: a whole number from 1.')
-    return DeleteMessageIn(id=message_id)
+    return value
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -316,8 +341,13 @@ def ack(client_id: str, message_id: int) -> dict[str, Any]:
     return {"type": ACK, "client_id": client_id, "id": message_id}
 
 
+def edit(message_id: int, text: str, edited: str) -> dict[str, Any]:
+    """The ``edit`` frame: the message's author changed its text, at `edited` (`format_time`)."""
+    return {"type": EDIT, "id": message_id, "message": text, "edited": edited}
+
+
 def delete(message_id: int) -> dict[str, Any]:
-    """The ``delete`` frame: a moderator removed this message."""
+    """The ``delete`` frame: its sender or a moderator removed this message."""
     return {"type": DELETE, "id": message_id}
 
 

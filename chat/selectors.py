@@ -1,7 +1,10 @@
 """What the chat reads: rooms, their messages, and a stored message as its frame.
 
 Reading only: opening a room stores nothing (`room_named`); `chat.services`
-writes messages, and a room's row with its first one. `get_or_create_room`
+writes messages, and a room's row with its first one. A deleted message keeps
+its row (`Message.deleted`, its text blanked) but is never read as a message:
+history, catch-up and holes pass over it, and catch-up tells pages that hold
+it to drop it (`changes_through`). `get_or_create_room`
 is left for scripts and tests that need a stored room up front. Each function has an ``a``-prefixed
 async form where async callers need it, as in `chat.services`.
 """
@@ -13,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from chat import protocol
 from chat.models import Membership, Message, Room
@@ -61,31 +64,36 @@ def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> lis
     if stored_room(room) is None:
         return []
     limit = settings.CHAT_HISTORY_LENGTH if limit is None else limit
-    newest = list(room.messages.filter(room_message_id__gt=after).order_by("-room_message_id")[:limit])
+    newest = list(_said(room).filter(room_message_id__gt=after).order_by("-room_message_id")[:limit])
     newest.reverse()
     return newest
 
 
-def open_room(name: str, after: int | None = None) -> tuple[Room, list[Message]]:
-    """The room called `name` (see `room_named`) and what a socket opening it gets first.
+def _said(room: Room) -> QuerySet[Message]:
+    """The room's messages that were not deleted."""
+    return room.messages.filter(deleted__isnull=True)
 
-    That is the recent history, or with `after` every message since that id (at
-    most ``CHAT_CATCH_UP_LIMIT``, the newest). One call, so one database round trip from async code.
-    A room without a row has no messages, and gets no row.
+
+def open_room(name: str, after: int | None = None) -> tuple[Room, list[dict]]:
+    """The room called `name` (see `room_named`) and the frames a socket opening it gets first.
+
+    That is the recent history, or with `after` what `catch_up_frames` gives. One
+    call, so one database round trip from async code. A room without a row has
+    no messages, and gets no row.
     """
     room = room_named(name)
     if room.pk is None:
         return room, []
     if after is None:
-        return room, recent_messages(room)
-    return room, recent_messages(room, limit=settings.CHAT_CATCH_UP_LIMIT, after=after)
+        return room, [message_frame(message) for message in recent_messages(room)]
+    return room, catch_up_frames(room, after)
 
 
 def messages_between(room: Room, after: int, before: int) -> list[Message]:
     """The room's messages with ids strictly between `after` and `before`, oldest first."""
     if stored_room(room) is None:
         return []
-    return list(room.messages.filter(room_message_id__gt=after, room_message_id__lt=before))
+    return list(_said(room).filter(room_message_id__gt=after, room_message_id__lt=before))
 
 
 def recently_active_rooms(limit: int = 50, user: Any = None) -> dict[str, str | None]:
@@ -155,8 +163,41 @@ def frames_between(room: Room, after: int, before: int) -> list[dict]:
 
 
 def catch_up_frames(room: Room, after: int) -> list[dict]:
-    """The frames a socket missed after id `after` (at most ``CHAT_CATCH_UP_LIMIT``, the newest)."""
-    return [message_frame(message) for message in recent_messages(room, settings.CHAT_CATCH_UP_LIMIT, after)]
+    """What a socket that holds the messages up to id `after` missed: new messages, then changes to those it holds.
+
+    First the ``chat.message`` frames of the messages newer than `after` (at most
+    ``CHAT_CATCH_UP_LIMIT``, the newest), as they are now; then `changes_through`
+    `after`. The second part repeats changes the socket may have seen already,
+    which a page applies once (an ``edit`` is applied if newer than its text,
+    a ``delete`` of a message it no longer shows does nothing).
+    """
+    missed = [message_frame(message) for message in recent_messages(room, settings.CHAT_CATCH_UP_LIMIT, after)]
+    return missed + changes_through(room, after)
+
+
+def changes_through(room: Room, newest: int) -> list[dict]:
+    """``edit`` and ``delete`` frames for the edited or deleted among the ``CHAT_HISTORY_LENGTH`` ids up to `newest`.
+
+    What a page that holds the messages up to `newest` needs to show them as
+    they are now. Only the newest ``CHAT_HISTORY_LENGTH`` ids, as a page opened
+    then shows: the frames are bounded whatever the room's past, and a change
+    to an older message shows on a reload.
+    """
+    if stored_room(room) is None or newest < 1:
+        return []
+    changed = room.messages.filter(
+        Q(edited__isnull=False) | Q(deleted__isnull=False),
+        room_message_id__gt=newest - settings.CHAT_HISTORY_LENGTH,
+        room_message_id__lte=newest,
+    )
+    return [change_frame(message) for message in changed.order_by("room_message_id")]
+
+
+def change_frame(message: Message) -> dict:
+    """The ``delete`` frame of a deleted message, else the ``edit`` frame of an edited one."""
+    if message.deleted is not None:
+        return protocol.delete(message.room_message_id)
+    return protocol.edit(message.room_message_id, message.text, protocol.format_time(message.edited))
 
 
 aget_or_create_room = database_sync_to_async(get_or_create_room)

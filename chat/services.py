@@ -1,6 +1,7 @@
 """What the chat does: saying something in a room, deleting it, and telling everyone.
 
-The only module that writes messages; `chat.selectors` reads them. Views,
+With `chat.editing` (who may change a message, and its edits), the only module
+that writes messages; `chat.selectors` reads them. Views,
 consumers, commands and other code call these functions; each has a sync form
 and, where async callers need it, an ``a``-prefixed async form (as Django's
 own ORM does).
@@ -23,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.identity import Person
 from chat import events, limits, metrics, presence, protocol, selectors
@@ -210,11 +212,11 @@ async def apublish_deletion(room_name: str, message_id: int) -> None:
 
 
 def post_deletions(messages: list[Message]) -> None:
-    """Delete messages (a moderator's decision) and, once that is committed, take them off every open page."""
+    """Delete messages (a moderator's decision, in the admin) and, once that is committed, take them off every page."""
     for message in messages:
-        room_name, message_id = message.room.name, message.room_message_id
-        message.delete()
-        publish_on_commit(room_group_name(room_name), events.deletion(message_id))
+        if message.deleted is None:
+            delete_stored_message(message)
+            publish_on_commit(room_group_name(message.room.name), events.deletion(message.room_message_id))
 
 
 def publish_edit(message: Message) -> None:
@@ -225,14 +227,21 @@ def publish_edit(message: Message) -> None:
     publish_on_commit(room_group_name(message.room.name), events.history_changed())
 
 
+def delete_stored_message(message: Message) -> None:
+    """Mark a message deleted and forget its text; its row stays, so that a catch-up can tell pages to drop it."""
+    message.text = ""
+    message.deleted = timezone.now()
+    message.save(update_fields=["text", "deleted"])
+
+
 def delete_message(room: Room, message_id: int) -> bool:
-    """Delete one message of the room by its id; False when there is no such message."""
+    """Delete one message of the room by its id; False when there is no such message (or it is deleted already)."""
     if selectors.stored_room(room) is None:
         return False  # nothing was ever said in it
-    message = room.messages.filter(room_message_id=message_id).first()
+    message = room.messages.filter(room_message_id=message_id, deleted__isnull=True).first()
     if message is None:
         return False
-    message.delete()
+    delete_stored_message(message)
     return True
 
 

@@ -107,6 +107,8 @@ def room(request: HttpRequest, room_name: str) -> HttpResponse:
         "may_manage": membership.may_manage(stored, request.user),
         "display_name": person.name,
         "person": {"name": person.name, "kind": person.kind, "key": person.key},
+        # Whether the page offers to delete anyone's message; the socket checks again for each deletion.
+        "can_moderate": membership.may_moderate(stored, request.user),
         "max_message_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # The rate limit too, so that the page paces what it sends to stay within it.
         "socket_settings": socket_settings(rate=settings.CHAT_RATE_LIMIT, burst=settings.CHAT_RATE_BURST),

@@ -7,8 +7,10 @@ import { MentionToasts } from "./toasts.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
 const myName = JSON.parse(document.getElementById("display-name").textContent);
-const me = JSON.parse(document.getElementById("person").textContent); // {name, kind, key}
-const isStaff = JSON.parse(document.getElementById("is-staff").textContent);
+// Who this page speaks as ({name, kind, key}): its own messages are those whose sender is this key.
+const person = JSON.parse(document.getElementById("person").textContent);
+// Whether this person may delete anyone's message here (the room's owner or a moderator, or staff).
+const canModerate = JSON.parse(document.getElementById("can-moderate").textContent);
 const settings = socketSettings();
 const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
@@ -36,13 +38,29 @@ const outbox = new Outbox({
 const pendingItems = new Map();
 let newestId = 0;
 
-function renderMessage({ author, created, message, kind }) {
+// The authors whose kind is worth a badge; an account's messages carry none.
+const AUTHOR_BADGES = { guest: "guest", staff: "staff" };
+
+function isMine(frame) {
+  return typeof frame.sender === "string" && frame.sender !== "" && frame.sender === person.key;
+}
+
+function renderMessage({ author, created, message, kind, author_kind: authorKind, edited, sender }) {
   const item = document.createElement("li");
-  item.className = kind === "system" ? "message system" : author === myName ? "message own" : "message";
+  const mine = kind !== "system" && isMine({ sender });
+  item.className = kind === "system" ? "message system" : mine ? "message own" : "message";
 
   const authorElement = document.createElement("span");
   authorElement.className = "author";
   authorElement.textContent = author;
+  if (typeof authorKind === "string") authorElement.dataset.kind = authorKind;
+  const parts = [authorElement];
+  if (Object.hasOwn(AUTHOR_BADGES, authorKind)) {
+    const badge = document.createElement("span");
+    badge.className = "author-kind";
+    badge.textContent = AUTHOR_BADGES[authorKind];
+    parts.push(" ", badge);
+  }
 
   const time = document.createElement("time");
   time.dateTime = created;
@@ -52,28 +70,87 @@ function renderMessage({ author, created, message, kind }) {
   text.className = "text";
   text.textContent = message;
 
-  item.append(authorElement, " ", time, " ", text);
+  item.append(...parts, " ", time, " ", text);
+  if (typeof edited === "string") markEdited(item, edited);
   return item;
 }
 
-// Staff get a delete control on each stored message.
-function addDeleteControl(item, id, author) {
+// The "edited" mark, and the time of the edit shown, so that an older edit heard late is not applied over it.
+function markEdited(item, edited) {
+  item.dataset.edited = edited;
+  let mark = item.querySelector(".edited");
+  if (!mark) {
+    mark = document.createElement("span");
+    mark.className = "edited";
+    mark.textContent = "edited";
+    item.querySelector(".text").after(" ", mark);
+  }
+  mark.title = `Edited ${new Date(edited).toLocaleString()}`;
+}
+
+function addButton(item, className, label, ariaLabel, onClick) {
   const button = document.createElement("button");
   button.type = "button";
-  button.className = "delete";
-  button.textContent = "Delete";
-  button.setAttribute("aria-label", `Delete message ${id} from ${author}`);
-  button.addEventListener("click", () => {
-    if (outbox.spend()) connection.send({ type: "delete", id });
-    else showError({ detail: "Too many actions at once: wait a moment and try again." });
-  });
+  button.className = className;
+  button.textContent = label;
+  button.setAttribute("aria-label", ariaLabel);
+  button.addEventListener("click", onClick);
   item.append(" ", button);
+}
+
+// Sending an edit or a delete spends from the outbox's rate budget, like a message.
+function sendChange(frame) {
+  if (outbox.spend() && connection.send(frame)) return true;
+  showError({ detail: "Too many actions at once, or not connected: wait a moment and try again." });
+  return false;
+}
+
+// My own messages get an edit control; mine, or all of them for a moderator, a delete control.
+function addControls(item, id) {
+  const mine = item.classList.contains("own");
+  const author = item.querySelector(".author").textContent;
+  if (mine) addButton(item, "edit", "Edit", `Edit message ${id}`, () => startEditing(item, id));
+  if (mine || canModerate) {
+    const label = `Delete message ${id} from ${author}`;
+    addButton(item, "delete", "Delete", label, () => sendChange({ type: "delete", id }));
+  }
+}
+
+// Edit mode: the text gives way to an input in the item; Enter saves, Escape cancels. The item shows
+// the new text once the server's edit frame says it is stored.
+function startEditing(item, id) {
+  if (item.querySelector(".edit-input")) return;
+  const text = item.querySelector(".text");
+  const editor = document.createElement("input");
+  editor.type = "text";
+  editor.className = "edit-input";
+  editor.maxLength = input.maxLength;
+  editor.value = text.textContent;
+  editor.setAttribute("aria-label", `New text of message ${id}`);
+  const stop = () => {
+    editor.remove();
+    text.hidden = false;
+  };
+  editor.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      stop();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      const message = editor.value;
+      if (!message.trim() || message === text.textContent) stop();
+      else if (sendChange({ type: "edit", id, message })) stop();
+    }
+  });
+  text.hidden = true;
+  text.after(editor);
+  editor.focus();
 }
 
 // Stored messages stay in id order, each once, ahead of any still pending.
 function place(item, id) {
   item.dataset.id = String(id);
-  if (isStaff) addDeleteControl(item, id, item.querySelector(".author").textContent);
+  addControls(item, id);
   const later = [...log.children].find((other) => !other.dataset.id || Number(other.dataset.id) > id);
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.insertBefore(item, later ?? null);
@@ -113,7 +190,7 @@ function directMessageButton(name) {
 
 function presenceItem({ name, kind }) {
   // A frame without kinds (from a server of the version before) names me by my name alone.
-  const isMe = name === me.name && (kind === me.kind || kind === undefined);
+  const isMe = name === person.name && (kind === person.kind || kind === undefined);
   const item = document.createElement("li");
   const label = document.createElement("span");
   label.className = "presence-name";
@@ -158,9 +235,24 @@ function acknowledge(frame) {
   pendingItems.get(frame.client_id)?.remove();
   pendingItems.delete(frame.client_id);
   if (entry && Number.isInteger(frame.id) && !hasMessage(frame.id)) {
-    const item = renderMessage({ author: myName, created: new Date().toISOString(), message: entry.message });
+    const item = renderMessage(myOwn(entry.message, new Date().toISOString()));
     place(item, frame.id);
   }
+}
+
+// What a message of mine looks like before the server's frame for it arrives.
+function myOwn(message, created) {
+  return { author: myName, created, message, author_kind: person.kind, sender: person.key };
+}
+
+// An edit applies once: an edit older than the one shown (heard late, or again in a catch-up) changes nothing.
+// The times are ISO strings of one format, which compare as the times they spell.
+function applyEdit(frame) {
+  const item = messageItem(frame.id);
+  if (!item || typeof frame.message !== "string" || typeof frame.edited !== "string") return;
+  if (item.dataset.edited && item.dataset.edited >= frame.edited) return;
+  item.querySelector(".text").textContent = frame.message;
+  markEdited(item, frame.edited);
 }
 
 function removeMessage(frame) {
@@ -185,7 +277,7 @@ function showError(frame) {
 function refused(frame) {
   const entry = outbox.entries.find((each) => each.clientId === frame.client_id);
   if (frame.code === "rate_limited" && !entry) {
-    // Not a message: a "typing" the page let out early (a delete is paced before it goes). Only wait.
+    // Not a message: a "typing" the page let out early (an edit or a delete is paced before it goes). Only wait.
     outbox.hold(frame.retry_after);
   } else if (!entry) {
     showError(frame);
@@ -198,7 +290,7 @@ function refused(frame) {
 }
 
 function showPending({ clientId, message, created }) {
-  const item = renderMessage({ author: myName, created, message });
+  const item = renderMessage(myOwn(message, created));
   item.classList.add("pending");
   item.dataset.clientId = clientId;
   item.title = "Not sent yet: it goes out by itself, in its turn.";
@@ -210,6 +302,7 @@ function showPending({ clientId, message, created }) {
 const handlers = {
   "chat.message": addMessage,
   ack: acknowledge,
+  edit: applyEdit,
   delete: removeMessage,
   mention: showMention,
   presence: showPresence,

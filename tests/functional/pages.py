@@ -5,6 +5,7 @@ from urllib.parse import quote
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.servers import DaphneServer, ListeningServer
@@ -90,12 +91,38 @@ class ChatPage:
             "return [...document.querySelectorAll('#chat-log li.pending .text')].map((el) => el.textContent);"
         )
 
-    def delete_message(self, text: str) -> None:
+    def message_item(self, text: str) -> WebElement:
         for item in self.driver.find_elements(By.CSS_SELECTOR, "#chat-log li"):
-            if item.find_element(By.CSS_SELECTOR, ".text").text == text:
-                item.find_element(By.CSS_SELECTOR, "button.delete").click()
-                return
-        raise AssertionError(f"no message {text!r} to delete")
+            if item.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent") == text:
+                return item
+        raise AssertionError(f"no message {text!r} in the log")
+
+    def delete_message(self, text: str) -> None:
+        self.message_item(text).find_element(By.CSS_SELECTOR, "button.delete").click()
+
+    def start_editing(self, text: str) -> WebElement:
+        """Press the message's edit button; the input it opens, holding the text."""
+        item = self.message_item(text)
+        item.find_element(By.CSS_SELECTOR, "button.edit").click()
+        return item.find_element(By.CSS_SELECTOR, "input.edit-input")
+
+    def edit_message(self, text: str, new_text: str) -> None:
+        """Edit a message as a person would: its edit button, the new text, Enter."""
+        editor = self.start_editing(text)
+        editor.send_keys(Keys.CONTROL, "a")
+        editor.send_keys(new_text, Keys.ENTER)
+
+    def message_marks(self) -> list[dict]:
+        """Each message as the page marks it: text, author kind and badge, "edited", and the controls it offers."""
+        return self.driver.execute_script(
+            """return [...document.querySelectorAll('#chat-log li')].map((li) => ({
+                text: li.querySelector('.text').textContent,
+                kind: li.querySelector('.author').dataset.kind ?? null,
+                badge: li.querySelector('.author-kind')?.textContent ?? null,
+                edited: li.querySelector('.edited')?.textContent ?? null,
+                controls: [...li.querySelectorAll('button')].map((button) => button.className),
+            }));"""
+        )
 
     def presence(self) -> list[str]:
         # Read in one script: the list is redrawn whole, so element handles go stale.

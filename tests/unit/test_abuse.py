@@ -33,7 +33,9 @@ async def staff_cookie(is_staff: bool) -> tuple[bytes, bytes]:
 
 @database_sync_to_async
 def stored_ids(room: str = "lobby") -> list[int]:
-    return list(Message.objects.filter(room__name=room).values_list("room_message_id", flat=True))
+    """The ids of the room's messages that were stored and not deleted."""
+    said = Message.objects.filter(room__name=room, deleted__isnull=True)
+    return list(said.values_list("room_message_id", flat=True))
 
 
 @override_settings(CHAT_RATE_LIMIT=1.0, CHAT_RATE_BURST=3)
@@ -89,6 +91,7 @@ async def test_staff_delete_a_message_and_it_leaves_every_page() -> None:
     for page in (moderator, student):
         assert await page.receive_json_from() == {"type": "delete", "id": 1}
     assert await stored_ids() == []
+    assert await Message.objects.filter(text="something rude").aexists() is False, "its text is gone"
     await moderator.send_json_to({"type": "delete", "id": 1})
     assert (await moderator.receive_json_from())["code"] == "unknown_message"
     await moderator.disconnect()
@@ -98,13 +101,15 @@ async def test_staff_delete_a_message_and_it_leaves_every_page() -> None:
 async def test_others_may_not_delete() -> None:
     student = await connect("lobby", await staff_cookie(is_staff=False))
     guest = await connect()
-    await student.send_json_to({"message": "mine"})
-    await student.receive_json_from()
-    await guest.receive_json_from()
-    for page in (student, guest):
-        await page.send_json_to({"type": "delete", "id": 1})
+    for page, text in ((student, "mine"), (guest, "theirs")):
+        await page.send_json_to({"message": text})
+        await student.receive_json_from()
+        await guest.receive_json_from()
+    # Each may delete their own message only: here, each tries the other's.
+    for page, other_s in ((student, 2), (guest, 1)):
+        await page.send_json_to({"type": "delete", "id": other_s})
         assert (await page.receive_json_from())["code"] == "forbidden"
-    assert await stored_ids() == [1]
+    assert await stored_ids() == [1, 2]
     await student.disconnect()
     await guest.disconnect()
 
@@ -170,4 +175,5 @@ def test_admin_deletion_reaches_open_pages(admin_client: Client) -> None:
     response = admin_client.post(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert next_event() == {"type": "chat.delete", "id": 1}
-    assert not Message.objects.exists()
+    message.refresh_from_db()
+    assert (message.text, message.deleted is not None) == ("", True), "its text is gone; the row stays for catch-up"

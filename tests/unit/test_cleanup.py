@@ -68,11 +68,14 @@ async def test_a_consumer_the_server_cancels_still_lets_go_of_everything() -> No
 
 @database_sync_to_async
 def refuse_deletions(refused: bool) -> None:
-    """Make the database fail (or stop failing) every deletion of a message: a fault no consumer expects."""
+    """Make the database fail (or stop failing) every change to a stored message, a (soft) deletion too.
+
+    A fault no consumer expects.
+    """
     with connection.cursor() as cursor:
         if refused:
             cursor.execute(
-                "CREATE TRIGGER refuse_deletions BEFORE DELETE ON chat_message "
+                "CREATE TRIGGER refuse_deletions BEFORE UPDATE ON chat_message "
                 "BEGIN SELECT RAISE(ABORT, 'disk is failing'); END"
             )
         else:

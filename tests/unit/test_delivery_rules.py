@@ -110,3 +110,51 @@ async def test_a_database_that_fails_while_filling_a_hole_leaves_the_socket_live
     assert socket.delivery.held is None, "live again: the next reconnect's catch-up fetches the rest"
     await socket.hear({"type": events.CHAT_TYPING, "author": "ann"})
     assert socket.sent[-1]["type"] == events.CHAT_TYPING
+
+
+def edit(message_id: int, text: str) -> dict:
+    return {"type": events.CHAT_EDIT, "id": message_id, "message": text, "edited": "2026-01-01T00:00:00.000Z"}
+
+
+async def test_an_edit_heard_before_its_message_sends_the_message_as_stored_and_drops_its_stale_copy() -> None:
+    # Message 2 is said on one process and edited on another; the edit's event overtakes the message's.
+    socket = Socket(stored=2)
+    socket.stored[1] = {**socket.stored[1], "message": "m2, fixed"}
+    await socket.delivery.go_live(socket.stored[:1])
+    await socket.hear(edit(2, "m2, fixed"))
+    await socket.delivery.catching_up
+    await socket.hear(message(2))  # the late event, with the text before the edit
+    assert [(frame["type"], frame["id"], frame["message"]) for frame in socket.sent] == [
+        ("chat.message", 1, "m1"),
+        ("chat.message", 2, "m2, fixed"),
+        (events.CHAT_EDIT, 2, "m2, fixed"),
+    ]
+    assert socket.reads == [("between", 1, 3)]
+
+
+async def test_a_deletion_heard_before_its_message_keeps_that_message_off_the_socket() -> None:
+    socket = Socket(stored=3)
+    del socket.stored[1]  # message 2 is deleted: the database no longer reads it as a message
+    await socket.delivery.go_live(socket.stored[:1])
+    await socket.hear({"type": events.CHAT_DELETE, "id": 2})
+    await socket.delivery.catching_up
+    await socket.hear(message(2))
+    await socket.hear(message(3))
+    assert socket.ids() == [1, 3]
+    assert socket.reads == [("between", 1, 3)]
+
+
+async def test_an_edit_of_a_message_the_socket_has_goes_out_at_once() -> None:
+    socket = Socket(stored=2)
+    await socket.delivery.go_live(socket.stored)
+    await socket.hear(edit(1, "m1, fixed"))
+    assert socket.delivery.catching_up is None
+    assert socket.sent[-1] == edit(1, "m1, fixed")
+    assert socket.reads == []
+
+
+async def test_a_catch_up_s_edits_and_deletions_go_out_though_their_ids_are_not_new() -> None:
+    socket = Socket(stored=4)
+    changes = [protocol.edit(2, "m2, fixed", "2026-01-01T00:00:00.000Z"), protocol.delete(3)]
+    await socket.delivery.go_live([socket.stored[3], *changes], after=3)
+    assert [(frame["type"], frame["id"]) for frame in socket.sent] == [("chat.message", 4), ("edit", 2), ("delete", 3)]

@@ -134,9 +134,39 @@ def test_a_delete_frame() -> None:
     assert parse('{"type": "delete", "id": 7}') == protocol.DeleteMessageIn(id=7)
 
 
+def test_an_edit_frame() -> None:
+    assert parse('{"type": "edit", "id": 7, "message": " fixed "}') == protocol.EditMessageIn(id=7, message=" fixed ")
+
+
+def test_an_edit_is_checked_like_a_message() -> None:
+    # The same length limit as a chat.message: an edit can't make a message longer than one could be said.
+    assert parse(json.dumps({"type": "edit", "id": 1, "message": "x" * LIMIT})).message == "x" * LIMIT
+    with pytest.raises(ProtocolError) as caught:
+        parse(json.dumps({"type": "edit", "id": 1, "message": "x" * (LIMIT + 1)}))
+    assert caught.value.code == protocol.MESSAGE_TOO_LONG
+
+
+def test_the_edit_and_delete_server_frames() -> None:
+    assert protocol.edit(7, "fixed", "2026-01-01T00:00:00.000Z") == {
+        "type": "edit",
+        "id": 7,
+        "message": "fixed",
+        "edited": "2026-01-01T00:00:00.000Z",
+    }
+    assert protocol.delete(7) == {"type": "delete", "id": 7}
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [
+        ('{"type": "edit", "message": "x"}', protocol.MISSING_FIELD),
+        ('{"type": "edit", "id": 7}', protocol.MISSING_FIELD),
+        ('{"type": "edit", "id": 7, "message": "x", "client_id": "c1"}', protocol.UNKNOWN_FIELD),
+        ('{"type": "edit", "id": "7", "message": "x"}', protocol.INVALID_FIELD),
+        ('{"type": "edit", "id": 0, "message": "x"}', protocol.INVALID_FIELD),
+        ('{"type": "edit", "id": 7, "message": 5}', protocol.INVALID_FIELD),
+        ('{"type": "edit", "id": 7, "message": "  "}', protocol.EMPTY_MESSAGE),
+        ('{"type": "edit", "id": 7, "message": "bell \\u0007"}', protocol.INVALID_CHARACTERS),
         ('{"type": "delete"}', protocol.MISSING_FIELD),
         ('{"type": "delete", "id": 7, "message": "x"}', protocol.UNKNOWN_FIELD),
         ('{"type": "delete", "id": "7"}', protocol.INVALID_FIELD),

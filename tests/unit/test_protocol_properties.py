@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat import protocol
-from chat.protocol import ChatMessageIn, DeleteMessageIn, ProtocolError, parse_client_frame
+from chat.protocol import ChatMessageIn, DeleteMessageIn, EditMessageIn, ProtocolError, parse_client_frame
 
 LIMIT = 200
 ERROR_CODES = {
@@ -37,14 +37,16 @@ json_values = st.recursive(
 near_valid = st.fixed_dictionaries(
     {"message": st.one_of(any_text(LIMIT + 20), json_values)},
     optional={
-        "type": st.sampled_from(["chat.message", "delete", "typing", ""]) | json_values,
+        "type": st.sampled_from(["chat.message", "edit", "delete", "typing", ""]) | json_values,
         "client_id": st.text(max_size=70) | json_values,
         "id": st.integers(min_value=-5, max_value=10**20) | json_values,
     },
 )
 
 
-def outcome(text: str | None, bytes_data: bytes | None = None) -> ChatMessageIn | DeleteMessageIn | ProtocolError:
+def outcome(
+    text: str | None, bytes_data: bytes | None = None
+) -> ChatMessageIn | EditMessageIn | DeleteMessageIn | ProtocolError:
     """What the parser makes of a frame: a frame, or the error it raised (any other exception escapes)."""
     try:
         return parse_client_frame(text, bytes_data, LIMIT)
@@ -58,12 +60,13 @@ def check(text: str | None, bytes_data: bytes | None = None) -> None:
         assert frame.code in ERROR_CODES
         assert frame.detail
         return
-    assert isinstance(frame, ChatMessageIn | DeleteMessageIn)
-    if isinstance(frame, ChatMessageIn):
+    assert isinstance(frame, ChatMessageIn | EditMessageIn | DeleteMessageIn)
+    if isinstance(frame, ChatMessageIn | EditMessageIn):
         assert frame.message.strip()
         assert len(frame.message) <= LIMIT
         frame.message.encode("utf-8")  # storable and sendable
-    else:
+    if isinstance(frame, EditMessageIn | DeleteMessageIn):
+        assert isinstance(frame.id, int)
         assert frame.id >= 1
 
 

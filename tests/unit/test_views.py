@@ -5,6 +5,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from chat.models import Membership, Room
+
 pytestmark = pytest.mark.django_db
 
 
@@ -119,3 +121,21 @@ def test_a_guest_may_take_a_name_nobody_holds(client: Client) -> None:
     response = client.post("/chat/", {"room_name": "lobby", "display_name": "Teacher Ann"})
     assert response.status_code == 302
     assert client.session["display_name"] == "Teacher Ann"
+
+
+def test_the_room_page_says_whether_its_person_may_delete_anyone_s_message(client: Client) -> None:
+    def can_moderate(room: str = "lobby") -> object:
+        return json_script(client.get(f"/chat/{room}/").content.decode(), "can-moderate")
+
+    assert can_moderate() is False, "a guest"
+    client.force_login(User.objects.create_user("student", password="pw-for-tests-only"))
+    assert can_moderate() is False, "an account"
+    client.force_login(User.objects.create_user("teacher", password="pw-for-tests-only", is_staff=True))
+    assert can_moderate() is True, "staff"
+    assert json_script(client.get("/chat/lobby/").content.decode(), "is-staff") is True
+    room = Room.objects.create(name="class-1a2b3c", kind=Room.Kind.PRIVATE, title="Class")
+    tutor = User.objects.create_user("tutor", password="pw-for-tests-only")
+    Membership.objects.create(room=room, user=tutor, role=Membership.Role.MODERATOR)
+    client.force_login(tutor)
+    assert can_moderate("class-1a2b3c") is True, "a moderator of the room"
+    assert can_moderate() is False, "elsewhere"
