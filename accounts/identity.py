@@ -87,6 +87,7 @@ def _guest_from_cookie(value: str) -> Person | None:
     return Person(name, GUEST, guest_key(token))
 
 
+# --8<-- [start:identify]
 def identify(user: Any, session: Any, cookies: Mapping[str, str] | None = None) -> Person | None:
     """Who a request or socket is: its account, else its session's guest, else its guest cookie's; None if nobody.
 
@@ -103,6 +104,9 @@ def identify(user: Any, session: Any, cookies: Mapping[str, str] | None = None) 
             key = cookie_guest.key if cookie_guest else guest_key(f"session:{session.session_key}")
         return Person(chosen, GUEST, key)
     return cookie_guest
+
+
+# --8<-- [end:identify]
 
 
 def display_name(user: Any, session: Any, cookies: Mapping[str, str] | None = None) -> str | None:
