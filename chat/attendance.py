@@ -3,7 +3,9 @@
 The socket's entry in the presence store (`chat.presence`) is made when it
 arrives, told to the room, refreshed by a heartbeat beside the socket, and
 removed when it goes. The heartbeat keeps the entries of live processes
-fresh, so that only those of dead processes expire.
+fresh, so that only those of dead processes expire. A guest's hold on their
+name (`accounts.names.NameHold`, taken and let go by the socket) is kept
+fresh by the same heartbeat.
 """
 
 import asyncio
@@ -11,6 +13,7 @@ import logging
 
 from django.conf import settings
 
+from accounts.names import NameHold
 from chat import presence, services
 from chat.process import process_state
 
@@ -18,14 +21,15 @@ logger = logging.getLogger(__name__)
 
 
 class Attendance:
-    """One socket's presence entry in one room, under one name."""
+    """One socket's presence entry in one room, under one name (and a guest's hold on it)."""
 
-    __slots__ = ("room_name", "socket_id", "name", "heartbeat")
+    __slots__ = ("room_name", "socket_id", "name", "name_hold", "heartbeat")
 
-    def __init__(self, room_name: str, socket_id: str, name: str) -> None:
+    def __init__(self, room_name: str, socket_id: str, name: str, name_hold: NameHold | None = None) -> None:
         self.room_name = room_name
         self.socket_id = socket_id
         self.name = name
+        self.name_hold = name_hold
         self.heartbeat: asyncio.Task | None = None
 
     async def arrive(self) -> None:
@@ -48,10 +52,16 @@ class Attendance:
         if dropped or announce:
             await services.apublish_presence(self.room_name)
 
+    async def _keep_name(self) -> None:
+        if self.name_hold is not None and await self.name_hold.keep() is not None:
+            # Another guest took the name while this socket's hold had lapsed (Redis was away): theirs now.
+            logger.info("A guest's name in room %r is held by another guest now", self.room_name)
+
     async def _stay(self) -> None:
         while True:
             await asyncio.sleep(settings.CHAT_PRESENCE_HEARTBEAT)
             try:
+                await self._keep_name()
                 await self._touch()
             except Exception:  # a heartbeat must outlive a bad moment (the layer being away, say)
                 logger.warning("Presence heartbeat failed in room %r", self.room_name, exc_info=True)

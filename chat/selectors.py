@@ -6,11 +6,8 @@ is left for scripts and tests that need a stored room up front. Each function ha
 async form where async callers need it, as in `chat.services`.
 """
 
-import unicodedata
-
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Max
 
 from chat import protocol
@@ -94,15 +91,6 @@ def recently_active_rooms(limit: int = 50) -> dict[str, str | None]:
         .values_list("name", "last")[:limit]
     )
     return {name: protocol.format_time(last) for name, last in rooms}
-
-
-def is_registered_name(name: str) -> bool:
-    """Whether an account's username is `name`, told apart only as `identity.name_key` tells names apart.
-
-    Django stores usernames NFKC-normalised, so a case-insensitive match of the NFKC form is that key.
-    """
-    normalised = unicodedata.normalize("NFKC", name)
-    return get_user_model().objects.filter(username__iexact=normalised).exists()
 
 
 def message_frame(message: Message) -> dict:

@@ -4,6 +4,8 @@
 // nothing, and browsers expose no WebSocket ping to JavaScript.
 
 const CLOSE_NOT_FOUND = 4404;
+// A guest's name is someone else's: reconnecting under it will not help, choosing another in the lobby will.
+const CLOSE_NAME_TAKEN = 4409;
 // Closed for breaking the socket's rules (sending too much): whatever made this page do it, it
 // comes back at the slowest pace of the backoff, not at once.
 const CLOSE_POLICY_VIOLATION = 4008;
@@ -106,6 +108,8 @@ export class RoomConnection {
       this.clearTimers();
       if (event.code === CLOSE_NOT_FOUND) {
         this.showState("closed", "Disconnected: the server refused this page's connection.");
+      } else if (event.code === CLOSE_NAME_TAKEN) {
+        this.showState("closed", "Disconnected: your name is taken. Choose another in the lobby.");
       } else {
         if (event.code === CLOSE_POLICY_VIOLATION) this.attempt = Math.max(this.attempt, SLOWEST_ATTEMPT);
         this.scheduleReconnect();
