@@ -263,10 +263,12 @@ class ChatConsumer(LimitedConsumer):
         self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
         self.user = self.scope.get("user")
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        # Without a cookie of its own, a socket is a guest of its own (a page always has one).
-        self.person = identify(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest()[0]
+        identified = identify(self.user, self.scope.get("session"), self.scope.get("cookies"))
+        # Without a cookie of its own, a socket is a guest of its own (a page always has one), with
+        # a made-up name nobody can come back as: it holds none, and no client's name is refused.
+        self.person = identified or new_guest()[0]
         self.author = self.person.name
-        if not await self.hold_name():
+        if identified is not None and not await self.hold_name():
             return
         self.room_group = room_group_name(room_name)
         self.delivery = Delivery(

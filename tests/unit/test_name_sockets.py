@@ -92,6 +92,14 @@ async def test_an_account_holds_no_name_and_is_never_refused_for_its_own() -> No
     await ann.disconnect()
 
 
+async def test_a_socket_without_a_cookie_holds_no_name() -> None:
+    """A client that is nobody (no page, no cookie) speaks as a fresh guest: nobody can come back as it."""
+    socket = await connect("physics")
+    await fence("physics", socket)
+    assert held_names.memory.entries == {}, "so that thousands of bare clients never collide on a made-up name"
+    await socket.disconnect()
+
+
 # Mentions reach the person they name.
 
 
