@@ -1,9 +1,11 @@
 """A small blocking WebSocket client speaking the chat protocol, for tests."""
 
+import http.cookies
 import json
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -51,6 +53,13 @@ def frames_until_closed(ws: websocket.WebSocket, timeout: float = 10) -> list[in
         opcodes.append(opcode)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return opcodes
+
+
+def guest_cookie(server: WebEndpoint) -> str:
+    """A ``Cookie`` header of one guest, as a page of the server makes one: sockets sending it are that guest."""
+    with urllib.request.urlopen(f"{server.http_url}/chat/", timeout=10) as page:
+        cookies = http.cookies.SimpleCookie("\n".join(page.headers.get_all("Set-Cookie") or []))
+    return f"chat_guest={cookies['chat_guest'].value}"
 
 
 class ChatClient:

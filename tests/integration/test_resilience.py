@@ -11,7 +11,7 @@ import time
 
 from tests.conftest import DaphneCluster, server_environment
 from tests.servers import PROJECT_ROOT, RedisServer, open_sockets, readiness, wait_for
-from tests.wsclient import ChatClient
+from tests.wsclient import ChatClient, guest_cookie
 
 
 def assert_exactly_once_in_order(ids: list[int], expected: set[int]) -> None:
@@ -105,10 +105,11 @@ def test_a_redis_restart_keeps_sockets_open_and_loses_nothing(
 
 
 def test_a_resend_after_a_lost_ack_is_stored_once(cluster: DaphneCluster, room_name: str) -> None:
-    with ChatClient(cluster[0], room_name) as ann, ChatClient(cluster[1], room_name) as bob:
+    cookie = guest_cookie(cluster[0])  # a client id is its sender's own: the resend must come from Ann
+    with ChatClient(cluster[0], room_name, cookie=cookie) as ann, ChatClient(cluster[1], room_name) as bob:
         first = ann.post("only once", "same-id")
         # The ack was "lost": the client sends again, on the other process even.
-        with ChatClient(cluster[1], room_name, after=0) as ann_again:
+        with ChatClient(cluster[1], room_name, after=0, cookie=cookie) as ann_again:
             assert ann_again.post("only once", "same-id") == first
         ann.post("next", "next-id")
         bob.receive_message("next")
