@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.test import AsyncClient, override_settings
 
-from accounts.identity import GUEST_COOKIE
+from accounts.identity import GUEST_COOKIE, account_key
 from accounts.names import name_key
 from chat import held_names, protocol
 from chat.models import Membership, Message, Room
@@ -34,7 +34,10 @@ def account(username: str) -> User:
 
 
 async def signed_in(user: User, room: str) -> ChatCommunicator:
-    return await connect(room, await session_cookie(**login_data(user)))
+    """A socket in `room` of `user`, logged in; its ``person_key`` is theirs (for `mention_fence`)."""
+    socket = await connect(room, await session_cookie(**login_data(user)))
+    socket.person_key = account_key(user.pk)
+    return socket
 
 
 async def refused_for_its_name(socket: ChatCommunicator) -> str:
@@ -130,7 +133,6 @@ async def test_naming_someone_from_a_private_room_tells_only_its_members() -> No
     await speaker.send_json_to({"message": "@ann @carl @dan the plan"})
     assert (await ann_socket.receive_json_from())["room"] == room.name
     await mention_fence(dan)  # a guest is never named from a private room
-    carl_socket.person_key = f"user:{carl.pk}"
     await mention_fence(carl_socket)  # an account that is not a member is told nothing
     for socket in (speaker, ann_socket, carl_socket, dan):
         await socket.disconnect()
