@@ -132,12 +132,3 @@ def clean_display_name(raw: str) -> str:
     except UnicodeEncodeError:  # half a surrogate pair, as JSON may spell it ("\ud800")
         raise InvalidDisplayName("A display name can't hold broken Unicode.") from None
     return name
-
-
-# Names no guest may take: they would speak as the server, or as the people who run it.
-RESERVED_NAMES = frozenset({"system", "admin", "administrator", "moderator", "mod", "staff", "root", "support"})
-
-
-def name_key(name: str) -> str:
-    """What two names must differ in to be told apart: compared after NFKC and case folding."""
-    return unicodedata.normalize("NFKC", name).casefold()

@@ -1,15 +1,16 @@
 """Signing up; logging in and out are Django's own views (accounts/urls.py)."""
 
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.forms import SignupForm
+
 
 def signup(request: HttpRequest) -> HttpResponse:
-    """Make an account (Django's password validators apply), log it in, and go where the person was going."""
-    form = UserCreationForm(request.POST or None)
+    """Make an account (Django's password validators and the name rules apply), log it in, go where they were going."""
+    form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

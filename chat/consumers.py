@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from accounts import names
 from accounts.identity import identify, new_guest
 from chat import access, editing, limits, membership, metrics, protocol, selectors, services
 from chat.attendance import Attendance
@@ -281,6 +282,7 @@ class ChatConsumer(PersonConsumer):
     """
 
     channel_layer_alias = None  # no channel: the services reach the layer through get_channel_layer()
+    name_hold: names.NameHold | None = None  # a guest's, while the socket is open
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
@@ -289,9 +291,13 @@ class ChatConsumer(PersonConsumer):
             return
         room_name = room.name
         self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
-        # Without a cookie of its own, a socket is a guest of its own (a page always has one).
-        self.person = identify(self.user, self.scope.get("session"), self.scope.get("cookies")) or new_guest()[0]
+        identified = identify(self.user, self.scope.get("session"), self.scope.get("cookies"))
+        # Without a cookie of its own, a socket is a guest of its own (a page always has one), with
+        # a made-up name nobody can come back as: it holds none, and no client's name is refused.
+        self.person = identified or new_guest()[0]
         self.author = self.person.name
+        if identified is not None and not await self.hold_name():
+            return
         self.room_group = room_group_name(room_name)
         self.delivery = Delivery(
             send_text=self.send_text,
@@ -304,8 +310,8 @@ class ChatConsumer(PersonConsumer):
         # both ways and the live copy is dropped, where reading first would lose it.
         # Until the history is out, the Group's events wait in the delivery's `held`.
         fanout = process_state().fanout
-        # Mentions name the people they are for: this socket gets only those naming its person.
-        for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.author), (ACCOUNTS_GROUP, None)):
+        # Mentions name the people they are for, by key: this socket gets only those naming its person.
+        for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.person.key), (ACCOUNTS_GROUP, None)):
             await fanout.join(group, self, address)
             self.cleanup.add(functools.partial(fanout.leave, group, self, address))
         if not await self.still_admitted(room):
@@ -324,7 +330,11 @@ class ChatConsumer(PersonConsumer):
         # An id beyond the room's newest (a database reset since) must not hide new messages.
         await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(
-            room_name, self.socket_id, self.author, kind=self.person.kind, room_kind=services.members_only_kind(room)
+            room_name,
+            self.socket_id,
+            self.person,
+            room_kind=services.members_only_kind(room),
+            name_hold=self.name_hold,
         )
         self.cleanup.add(attendance.leave)
         await attendance.arrive()
@@ -362,6 +372,17 @@ class ChatConsumer(PersonConsumer):
         if room.is_private and not await membership.amay_see(room, self.user):
             await self.refuse(protocol.FORBIDDEN, FORBIDDEN_DETAIL, protocol.CLOSE_FORBIDDEN)
             return False
+        return True
+
+    async def hold_name(self) -> bool:
+        """Let the socket's person use their name (a guest holds it while the socket is open), or refuse the socket."""
+        try:
+            self.name_hold = await names.ahold_name(self.person, self.socket_id, process_state().held_names)
+        except names.NameTaken as exc:
+            await self.refuse(protocol.NAME_TAKEN, str(exc), protocol.CLOSE_NAME_TAKEN)
+            return False
+        if self.name_hold is not None:
+            self.cleanup.add(self.name_hold.release)
         return True
 
     async def first_frames(self, room_name: str, after: int | None) -> tuple[Room, list[dict]]:
@@ -441,7 +462,7 @@ class ChatConsumer(PersonConsumer):
 
     async def chat_mention(self, event: dict) -> None:
         """Someone named people with @name, in this room or another; this socket's person among them?"""
-        if self.author in event["to"]:
+        if self.person.key in event["to"]:
             await self.send_frame(
                 {key: value for key, value in event.items() if key != "to"} | {"type": protocol.MENTION}
             )

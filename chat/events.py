@@ -14,7 +14,8 @@ Each event, who sends it, to which Group, and the frame it becomes:
 - ``history.changed``: `services.publish_edit` (the admin), to the room; no frame, history copies step aside.
 - ``chat.typing``: `services.apublish_typing`, to the room; ``typing``, not to the typist's own socket.
 - ``presence.update``: `services.apublish_presence`, to the room; becomes ``presence``.
-- ``chat.mention``: `services.apublish_message`, to ``people.mentions``; ``mention`` without ``to``, to those named.
+- ``chat.mention``: `services.apublish_message`, to ``people.mentions``; ``mention`` without ``to`` (person keys),
+  to the sockets of the people named.
 - ``directory.room``: `services.apublish_presence` and `apublish_activity`, to ``lobby.directory``; ``room.update``
   (a members-only room's carries its ``kind``: only its members' lobbies get it, with its ``title``).
 - ``account.changed``: `access`, to ``people.accounts``; ``error`` ``account_changed``, then close 4001.
@@ -67,7 +68,7 @@ def presence_update(people: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def mention(room: str, frame: dict[str, Any], to: set[str]) -> dict[str, Any]:
-    """The ``chat.message`` `frame` of `room` names the people `to`."""
+    """The ``chat.message`` `frame` of `room` names the people `to` (their person keys, `chat.mentions`)."""
     return protocol.mention(room, frame) | {"type": CHAT_MENTION, "to": sorted(to)}
 
 

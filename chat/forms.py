@@ -1,12 +1,13 @@
 from django import forms
 
-from accounts.identity import DISPLAY_NAME_MAX_LENGTH, RESERVED_NAMES, InvalidDisplayName, clean_display_name, name_key
-from chat import selectors
+from accounts import names
+from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, Person, clean_display_name
+from chat import held_names
 from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
 
 
 class LobbyForm(forms.Form):
-    """The lobby: which room to enter, and under what name."""
+    """The lobby: which room to enter, and under what name (`person`: who is choosing)."""
 
     room_name = forms.CharField(
         label="Room",
@@ -28,6 +29,10 @@ class LobbyForm(forms.Form):
         widget=forms.CheckboxInput(attrs={"id": "room-private-input"}),
     )
 
+    def __init__(self, *args, person: Person, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.person = person
+
     def clean_room_name(self) -> str:
         try:
             return clean_room_name(self.cleaned_data["room_name"])
@@ -41,11 +46,11 @@ class LobbyForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
         if self.fields["display_name"].disabled:
             return name  # a logged-in person's own username, not a guest's choice
-        # A guest may not speak as the server, its staff, or a registered person.
-        key = name_key(name)
-        if key in RESERVED_NAMES:
-            raise forms.ValidationError(f"{name!r} is reserved; choose another name.")
-        if selectors.is_registered_name(name):
-            detail = f"{name!r} belongs to a registered account; log in to use it, or choose another name."
-            raise forms.ValidationError(detail)
+        # A guest may not speak as the server, its staff, a registered person, or another guest online.
+        reason = names.taken_reason(name)
+        if reason is not None:
+            raise forms.ValidationError(reason)
+        holder = held_names.holder_now(names.name_key(name))
+        if holder is not None and holder != self.person.key:
+            raise forms.ValidationError(names.held_reason(name))
         return name

@@ -14,18 +14,19 @@ from collections.abc import Coroutine
 
 from channels.layers import get_channel_layer
 
-from chat import presence
+from chat import held_names, presence
 from chat.fanout import LocalFanout
 from chat.history import Histories
 
 
 class ProcessState:
-    """The hubs, the room histories, the presence store and the timers of one event loop."""
+    """The hubs, the room histories, the presence and held-names stores and the timers of one event loop."""
 
     def __init__(self) -> None:
         self.fanout = LocalFanout(get_channel_layer())
         self.histories = Histories(self.fanout)
         self.presence = presence.new_store()
+        self.held_names = held_names.new_store()
         # Rooms whose presence list goes out soon (`services.apublish_presence`).
         self.presence_due: dict[str, asyncio.Task] = {}
         # Rooms inside a lobby-activity interval, with the newest time to send when it ends

@@ -76,6 +76,9 @@ CLOSE_ACCOUNT_CHANGED = 4001
 # The socket's person may not see this room (a private room they are not a member of, or no longer
 # one): HTTP's 403 in the application range. Reconnecting will not help.
 CLOSE_FORBIDDEN = 4403
+# A guest's name is another's (held by another guest online, reserved, or an account's): HTTP's
+# 409 Conflict. Reconnecting will not help; choosing another name in the lobby will.
+CLOSE_NAME_TAKEN = 4409
 
 # Error codes: stable slugs that clients may switch on.
 BINARY_NOT_SUPPORTED = "binary_not_supported"
@@ -98,6 +101,7 @@ TOO_MANY_ROOMS = "too_many_rooms"
 NOT_SAVED = "not_saved"
 FORBIDDEN = "forbidden"
 ACCOUNT_CHANGED_ERROR = "account_changed"
+NAME_TAKEN = "name_taken"
 UNKNOWN_MESSAGE = "unknown_message"
 INVALID_ROOM = "invalid_room"
 NOT_FOUND = "not_found"

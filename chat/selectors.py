@@ -9,13 +9,11 @@ is left for scripts and tests that need a stored room up front. Each function ha
 async form where async callers need it, as in `chat.services`.
 """
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Max, Q, QuerySet
 
 from chat import protocol
@@ -132,15 +130,6 @@ def private_rooms_among(names: Iterable[str], user: Any) -> dict[str, dict[str, 
         memberships = Membership.objects.filter(user_id=user.pk, room_id__in=[pk for pk, *_ in rows])
         mine = set(memberships.values_list("room_id", flat=True))
     return {name: {"title": title or name, "kind": kind} if pk in mine else None for pk, name, title, kind in rows}
-
-
-def is_registered_name(name: str) -> bool:
-    """Whether an account's username is `name`, told apart only as `identity.name_key` tells names apart.
-
-    Django stores usernames NFKC-normalised, so a case-insensitive match of the NFKC form is that key.
-    """
-    normalised = unicodedata.normalize("NFKC", name)
-    return get_user_model().objects.filter(username__iexact=normalised).exists()
 
 
 def message_frame(message: Message) -> dict:

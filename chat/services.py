@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.identity import Person
 from chat import events, limits, metrics, presence, protocol, selectors
 from chat.groups import LOBBY_GROUP, MENTIONS_GROUP, clean_room_name, room_group_name
-from chat.mentions import mentioned_names
+from chat.mentions import amentioned_people
 from chat.models import Message, Room
 from chat.process import process_state
 from chat.selectors import message_frame
@@ -104,12 +104,12 @@ def publish_on_commit(group: str, event: dict) -> None:
 
 
 async def apublish_message(room: Room, message: Message) -> None:
-    """Fan a stored message out to its room, and to the people it mentions wherever they are."""
+    """Fan a stored message out to its room, and to the people it mentions wherever they are (`chat.mentions`)."""
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
     await apublish_activity(room.name, frame["created"], kind=members_only_kind(room))
-    mentioned = mentioned_names(message.text) - {message.author}
+    mentioned = await amentioned_people(room, message.text, message.sender)
     if mentioned:
         await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
 

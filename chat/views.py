@@ -53,7 +53,7 @@ def index(request: HttpRequest) -> HttpResponse:
     """The lobby: pick a room (and a name), then go to `/chat/<room>/`."""
     posted = request.method == "POST"
     person, new_cookie = current_person(request)
-    form = LobbyForm(request.POST if posted else None, initial={"display_name": person.name})
+    form = LobbyForm(request.POST if posted else None, initial={"display_name": person.name}, person=person)
     if request.user.is_authenticated:
         form.fields["display_name"].disabled = True
         form.fields["display_name"].help_text = "Logged-in users chat under their username."

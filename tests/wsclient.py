@@ -1,12 +1,12 @@
 """A small blocking WebSocket client speaking the chat protocol, for tests."""
 
+import http.cookies
 import json
 import socket
 import ssl
 import time
 import urllib.request
 from collections.abc import Callable
-from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 import websocket
@@ -21,16 +21,6 @@ PING_FRAME = b"\x89\x80\x00\x00\x00\x00"  # final, ping, empty
 PONG_FRAME = b"\x8a\x80\x00\x00\x00\x00"  # final, pong, empty
 FIRST_PIECE = b"\x01\x81\x00\x00\x00\x00x"  # not final, text, "x": a message in pieces begins
 NEXT_PIECE = b"\x00\x81\x00\x00\x00\x00x"  # not final, continuation, "x"
-
-
-def guest_cookie(server: WebEndpoint) -> str:
-    """The ``Cookie`` header of a guest the server made for a first visit: with it, sockets are that one guest.
-
-    Without a cookie each socket is a guest of its own, with a name and a key of its own.
-    """
-    with urllib.request.urlopen(f"{server.http_url}/chat/", timeout=5) as response:
-        cookies = SimpleCookie("; ".join(response.headers.get_all("Set-Cookie") or []))
-    return f"chat_guest={cookies['chat_guest'].value}"
 
 
 def read_frame(ws: websocket.WebSocket) -> tuple[int, bytes]:
@@ -63,6 +53,13 @@ def frames_until_closed(ws: websocket.WebSocket, timeout: float = 10) -> list[in
         opcodes.append(opcode)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return opcodes
+
+
+def guest_cookie(server: WebEndpoint) -> str:
+    """A ``Cookie`` header of one guest, as a page of the server makes one: sockets sending it are that guest."""
+    with urllib.request.urlopen(f"{server.http_url}/chat/", timeout=10) as page:
+        cookies = http.cookies.SimpleCookie("\n".join(page.headers.get_all("Set-Cookie") or []))
+    return f"chat_guest={cookies['chat_guest'].value}"
 
 
 class ChatClient:

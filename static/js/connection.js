@@ -7,6 +7,8 @@ const CLOSE_NOT_FOUND = 4404;
 // This person may not open the room (a private room they are not, or no longer, a member of):
 // coming back would be refused again, so the page says so and stays closed.
 const CLOSE_FORBIDDEN = 4403;
+// A guest's name is someone else's: reconnecting under it will not help, choosing another in the lobby will.
+const CLOSE_NAME_TAKEN = 4409;
 // Closed for breaking the socket's rules (sending too much): whatever made this page do it, it
 // comes back at the slowest pace of the backoff, not at once.
 const CLOSE_POLICY_VIOLATION = 4008;
@@ -111,6 +113,8 @@ export class RoomConnection {
         this.showState("closed", "Disconnected: the server refused this page's connection.");
       } else if (event.code === CLOSE_FORBIDDEN) {
         this.showState("closed", "Disconnected: this room is for its members only.");
+      } else if (event.code === CLOSE_NAME_TAKEN) {
+        this.showState("closed", "Disconnected: your name is taken. Choose another in the lobby.");
       } else {
         if (event.code === CLOSE_POLICY_VIOLATION) this.attempt = Math.max(this.attempt, SLOWEST_ATTEMPT);
         this.scheduleReconnect();

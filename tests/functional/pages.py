@@ -37,15 +37,27 @@ class ChatPage:
 
     def enter(self, server: "DaphneServer | ListeningServer", room: str, display_name: str) -> None:
         """Go through the lobby as a person would: type a name and a room, press Enter."""
+        self.submit_lobby(server, room, display_name)
+        self.wait().until(
+            lambda d: d.current_url.endswith(f"/chat/{quote(room)}/"), "the lobby did not lead to the room"
+        )
+        self.wait_until_connected()
+
+    def submit_lobby(self, server: "DaphneServer | ListeningServer", room: str, display_name: str) -> None:
+        """Type a name and a room in the lobby and press Enter, whatever the lobby answers."""
         self.open_lobby(server)
         name_input = self.driver.find_element(By.ID, "display-name-input")
         name_input.clear()
         name_input.send_keys(display_name)
         self.driver.find_element(By.ID, "room-name-input").send_keys(room, Keys.ENTER)
-        self.wait().until(
-            lambda d: d.current_url.endswith(f"/chat/{quote(room)}/"), "the lobby did not lead to the room"
+
+    def lobby_refusal(self, server: "DaphneServer | ListeningServer", room: str, display_name: str) -> str:
+        """Try to enter under `display_name`, and return what the lobby's form says against it."""
+        self.submit_lobby(server, room, display_name)
+        errors = self.wait().until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".field-error"), "the lobby let the name through"
         )
-        self.wait_until_connected()
+        return " ".join(error.text for error in errors)
 
     def open_room(self, server: "DaphneServer | ListeningServer", room: str) -> None:
         self.driver.get(f"{server.http_url}/chat/{quote(room)}/")

@@ -1,5 +1,6 @@
 """A `WebsocketCommunicator` for tests about messages: it passes over presence and typing frames."""
 
+import secrets
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 
+from accounts.identity import guest_key
 from chat.groups import MENTIONS_GROUP, room_group_name
 from mysite.asgi import application
 
@@ -46,10 +48,10 @@ async def fence(room: str, *sockets: ChatCommunicator) -> None:
         assert await socket.receive_json_from() == {"type": "delete", "id": MARKER_ID}
 
 
-async def mention_fence(name: str, socket: ChatCommunicator) -> None:
-    """`fence` for mentions: a last mention of `name`, through the Group all mentions take."""
+async def mention_fence(socket: WebsocketCommunicator) -> None:
+    """`fence` for mentions: a last mention of the socket's person (`socket_as`), through the mentions' Group."""
     marker = {"room": "", "id": MARKER_ID, "message": "", "author": "", "created": "", "kind": "system"}
-    await get_channel_layer().group_send(MENTIONS_GROUP, {**marker, "type": "chat.mention", "to": [name]})
+    await get_channel_layer().group_send(MENTIONS_GROUP, {**marker, "type": "chat.mention", "to": [socket.person_key]})
     assert await socket.receive_json_from() == {**marker, "type": "mention"}
 
 
@@ -72,10 +74,24 @@ def login_data(user: User) -> dict[str, str]:
 
 
 async def socket_as(
-    name: str, path: str, communicator: type[WebsocketCommunicator] = ChatCommunicator
+    name: str,
+    path: str,
+    communicator: type[WebsocketCommunicator] = ChatCommunicator,
+    *,
+    tab_of: WebsocketCommunicator | None = None,
 ) -> WebsocketCommunicator:
-    """A connected socket at `path` whose session's display name is `name`."""
-    socket = communicator(application, path, headers=[ORIGIN, HOST, await session_cookie(display_name=name)])
+    """A connected socket at `path` of a guest who chose the name `name` in the lobby, or another tab of `tab_of`.
+
+    As the lobby keeps a guest's choice, the session holds the name and the
+    guest's key; the socket's ``person_key`` is that key, its ``cookie`` the session's.
+    """
+    if tab_of is not None:
+        cookie, key = tab_of.cookie, tab_of.person_key
+    else:
+        key = guest_key(secrets.token_urlsafe(18))
+        cookie = await session_cookie(display_name=name, guest_key=key)
+    socket = communicator(application, path, headers=[ORIGIN, HOST, cookie])
+    socket.cookie, socket.person_key = cookie, key
     connected, _ = await socket.connect()
     assert connected
     return socket

@@ -22,9 +22,9 @@ from tests.unit.communicator import socket_as as connect_as
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def socket_as(name: str, path: str) -> WebsocketCommunicator:
+async def socket_as(name: str, path: str, tab_of: WebsocketCommunicator | None = None) -> WebsocketCommunicator:
     # The plain communicator: these tests read presence and typing frames.
-    return await connect_as(name, path, WebsocketCommunicator)
+    return await connect_as(name, path, WebsocketCommunicator, tab_of=tab_of)
 
 
 async def presence_until(communicator: WebsocketCommunicator, users: list[str]) -> dict:
@@ -69,7 +69,7 @@ async def test_people_in_a_room_are_listed_once_each_and_leave() -> None:
         "people": [{"name": "Ann", "kind": "guest"}],
     }
     bob = await socket_as("Bob", room("physics"))
-    bob_again = await socket_as("Bob", room("physics"))  # a second tab
+    bob_again = await socket_as("Bob", room("physics"), tab_of=bob)
     assert (await presence_until(ann, ["Ann", "Bob"]))["count"] == 2
     await bob.disconnect()
     assert await process_state().presence.names("physics") == ["Ann", "Bob"], "Bob's other tab is still there"

@@ -1,0 +1,26 @@
+"""Signing up: Django's own form, with the name rules of `accounts.names`."""
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from accounts import names
+
+
+class SignupForm(UserCreationForm):
+    """A new account whose username is nobody else's by its looks: not reserved, not an existing account's.
+
+    Django's form refuses a username that differs from an existing one only in
+    case; this one also refuses lookalikes (``аnn``, with a Cyrillic а, once
+    ``ann`` exists), as `accounts.names.name_key` tells names apart.
+
+    A guest using the name online does not stop it: an account outranks a
+    guest, whose next socket is refused with ``name_taken``.
+    """
+
+    def clean_username(self) -> str | None:
+        username = super().clean_username()  # None: Django refused it already
+        if username and names.is_reserved_name(username):
+            raise forms.ValidationError(f"{username!r} is reserved, or looks like a reserved name; choose another.")
+        if username and names.is_registered_name(username):
+            raise forms.ValidationError(f"{username!r} is taken, or looks like a name that is; choose another.")
+        return username
