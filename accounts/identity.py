@@ -24,14 +24,14 @@ SESSION_KEY = "display_name"
 GUEST_KEY_SESSION = "guest_key"
 # A guest who hasn't chosen a name keeps the one made for them in this cookie, not in a session:
 # a session row per visitor would let every cookie-less request store one for two weeks.
-# Its value is signed: ``guest-1a2b3c:<token>``, so that nobody can take another guest's name and key.
+# Its value is signed: ``guest-1a2b3c4d:<token>``, so that nobody can take another guest's name and key.
 GUEST_COOKIE = "chat_guest"
 
 ACCOUNT = "account"
 STAFF = "staff"
 GUEST = "guest"
 
-_GUEST_NAME = re.compile(r"guest-[0-9a-f]{6}")
+_GUEST_NAME = re.compile(r"guest-[0-9a-f]{8}")
 _GUEST_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -65,8 +65,12 @@ def guest_key(secret: str) -> str:
 
 
 def new_guest_name() -> str:
-    """A fresh name for someone who hasn't chosen one: ``guest-`` and a short random suffix."""
-    return f"guest-{secrets.token_hex(3)}"
+    """A fresh name for someone who hasn't chosen one: ``guest-`` and a short random suffix.
+
+    Eight hex digits: a guest holds even a made-up name while online (`accounts.names`), and with
+    six, two of a thousand guests online at once would share one about once in thirty times.
+    """
+    return f"guest-{secrets.token_hex(4)}"
 
 
 def new_guest() -> tuple[Person, str]:

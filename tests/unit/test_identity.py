@@ -7,7 +7,7 @@ from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, clean
 
 def test_guest_names_have_a_short_random_suffix() -> None:
     names = {new_guest_name() for _ in range(20)}
-    assert all(re.fullmatch(r"guest-[0-9a-f]{6}", name) for name in names)
+    assert all(re.fullmatch(r"guest-[0-9a-f]{8}", name) for name in names)
     assert len(names) == 20
 
 

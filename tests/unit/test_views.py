@@ -29,7 +29,7 @@ def test_root_leads_to_the_lobby(client: Client) -> None:
 
 def test_a_guest_gets_a_default_name_that_sticks(client: Client) -> None:
     first = client.get("/chat/").context["form"].initial["display_name"]
-    assert re.fullmatch(r"guest-[0-9a-f]{6}", first)
+    assert re.fullmatch(r"guest-[0-9a-f]{8}", first)
     assert client.get("/chat/").context["form"].initial["display_name"] == first
     assert json_script(client.get("/chat/lobby/").content.decode(), "display-name") == first
 
