@@ -24,6 +24,20 @@ class ChatPage:
         inner_width, inner_height = self.driver.execute_script("return [window.innerWidth, window.innerHeight];")
         self.driver.set_window_size(2 * width - inner_width, 2 * height - inner_height)
 
+    def sign_up(self, server: "DaphneServer | ListeningServer", username: str, password: str) -> None:
+        """Make an account through the sign-up page, as a person would; it logs them in."""
+        self.driver.get(f"{server.http_url}/accounts/signup/")
+        self.driver.find_element(By.ID, "id_username").send_keys(username)
+        self.driver.find_element(By.ID, "id_password1").send_keys(password)
+        self.driver.find_element(By.ID, "id_password2").send_keys(password)
+        self.driver.find_element(By.ID, "signup-submit").click()
+        self.wait().until(lambda d: "/accounts/signup/" not in d.current_url, "the sign-up page kept them")
+
+    def signed_in_as(self) -> str | None:
+        """The username the page's header says is signed in, or None for a guest."""
+        found = self.driver.find_elements(By.ID, "signed-in-as")
+        return found[0].text if found else None
+
     def log_in(self, server: "DaphneServer | ListeningServer", username: str, password: str) -> None:
         """Log in through the login page, as a person would."""
         self.driver.get(f"{server.http_url}/accounts/login/")

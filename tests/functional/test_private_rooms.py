@@ -49,11 +49,12 @@ def wait_for_directory(page: ChatPage, room: str) -> dict[str, str]:
 def test_a_private_room_is_made_shared_refused_and_left(
     daphne_cluster: DaphneCluster, server_database: str, browsers: Browsers, room_name: str, screenshot_dir: Path
 ) -> None:
-    for username in NAMES.values():
+    for username in (NAMES["bob"], NAMES["carol"]):
         create_user(server_database, username, PASSWORD)
     ann, bob, carol = browsers(), browsers(), browsers()
 
-    ann.log_in(daphne_cluster[0], NAMES["ann"], PASSWORD)
+    ann.sign_up(daphne_cluster[0], NAMES["ann"], PASSWORD)  # Ann signs up; the others had accounts
+    assert ann.signed_in_as() == NAMES["ann"]
     private = make_private_room(ann, daphne_cluster[0], TITLE)
     assert ann.driver.find_element(By.CSS_SELECTOR, "h1 .room-title").text == TITLE
     link = create_invite(ann)
