@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from accounts import names
+from accounts.identity import holds_invisible_characters
 
 
 class SignupForm(UserCreationForm):
@@ -19,6 +20,12 @@ class SignupForm(UserCreationForm):
 
     def clean_username(self) -> str | None:
         username = super().clean_username()  # None: Django refused it already
+        if username and holds_invisible_characters(username):
+            raise forms.ValidationError("A username can't hold invisible characters (such as a Hangul filler).")
+        if username and names.is_made_up_name(username):
+            raise forms.ValidationError(
+                "Usernames like guest-1a2b3c4d are the names made up for guests; choose another."
+            )
         if username and names.is_reserved_name(username):
             raise forms.ValidationError(f"{username!r} is reserved, or looks like a reserved name; choose another.")
         if username and names.is_registered_name(username):

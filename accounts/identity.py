@@ -35,6 +35,14 @@ _GUEST_NAME = re.compile(r"guest-[0-9a-f]{8}")
 _GUEST_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Characters that show as nothing, so that "an\u034fn" would look like "ann": Unicode's
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt: soft hyphen, combining grapheme joiner,
+# Hangul fillers, variation selectors, tags…) and the blank Braille pattern.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
 
 
 class InvalidDisplayName(ValueError):
@@ -119,6 +127,11 @@ def display_name(user: Any, session: Any, cookies: Mapping[str, str] | None = No
     return None if person is None else person.name
 
 
+def holds_invisible_characters(name: str) -> bool:
+    """Whether `name` holds a character that shows as nothing: a format character (Cf) or another invisible one."""
+    return _INVISIBLE.search(name) is not None or any(unicodedata.category(char) == "Cf" for char in name)
+
+
 def clean_display_name(raw: str) -> str:
     """Return the display name with runs of spaces folded, or raise `InvalidDisplayName`."""
     name = " ".join(raw.split())
@@ -128,9 +141,11 @@ def clean_display_name(raw: str) -> str:
         raise InvalidDisplayName(f"A display name can be at most {DISPLAY_NAME_MAX_LENGTH} characters long.")
     if _CONTROL.search(name):
         raise InvalidDisplayName("A display name can't hold control characters.")
-    if any(unicodedata.category(char) == "Cf" for char in name):
-        # Invisible characters (U+200B, U+202E…) make one name look like another, or reverse it.
-        raise InvalidDisplayName("A display name can't hold invisible formatting characters (such as U+200B).")
+    if holds_invisible_characters(name):
+        # Invisible characters (U+200B, U+202E, U+034F…) make one name look like another, or reverse it.
+        raise InvalidDisplayName(
+            "A display name can't hold invisible characters (such as U+200B, U+034F or a Hangul filler)."
+        )
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:  # half a surrogate pair, as JSON may spell it ("\ud800")

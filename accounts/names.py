@@ -120,9 +120,21 @@ def name_key(name: str) -> str:
 _RESERVED_KEYS = frozenset(name_key(name) for name in RESERVED_NAMES)
 
 
+_MADE_UP_PREFIX = name_key("guest-")
+
+
 def is_reserved_name(name: str) -> bool:
     """Whether `name` is, or looks like, a name of the server or of those who run it (`RESERVED_NAMES`)."""
     return name_key(name) in _RESERVED_KEYS
+
+
+def is_made_up_name(name: str) -> bool:
+    """Whether `name` is, or looks like, one the server makes up for a guest who chose none (``guest-1a2b3c4d``).
+
+    Nobody may choose one: it would take the name of a guest who went offline, who
+    would then be refused their own name when they came back.
+    """
+    return name_key(name).startswith(_MADE_UP_PREFIX)
 
 
 # --- Whose account a name is ------------------------------------------------------------
@@ -191,13 +203,16 @@ def is_registered_name(name: str) -> bool:
 # --- Who may take a name ----------------------------------------------------------------
 
 
-def taken_reason(name: str, choose: str = "choose another name") -> str | None:
-    """Why no guest may take `name` (it is reserved, or an account's), in words for them; None if they may.
+def taken_reason(name: str, choose: str = "choose another name", *, chosen: bool = True) -> str | None:
+    """Why no guest may take `name` (it is reserved, made up, or an account's), in words for them; None if they may.
 
-    `choose` is what they can do instead, where they are told.
+    `choose` is what they can do instead, where they are told. `chosen`: the guest
+    chose the name, rather than keep the one the server made up for them.
     """
     if is_reserved_name(name):
         return f"{name!r} is reserved, or looks like a reserved name; {choose}."
+    if chosen and is_made_up_name(name):
+        return f"Names like {name!r} are the ones made up for guests who choose none; {choose}."
     if is_registered_name(name):
         return f"{name!r} is a registered account's name, or looks like one; log in to use it, or {choose}."
     return None
@@ -253,7 +268,8 @@ async def ahold_name(person: Person, socket_id: str, holders: NameHolders) -> Na
     """
     if not person.is_guest:
         return None
-    reason = await database_sync_to_async(taken_reason)(person.name, IN_THE_LOBBY)
+    # A made-up name is the guest's own: the cookie that carries it is signed (`accounts.identity`).
+    reason = await database_sync_to_async(taken_reason)(person.name, IN_THE_LOBBY, chosen=False)
     if reason is not None:
         raise NameTaken(reason)
     hold = NameHold(holders, name_key(person.name), person.key, socket_id)

@@ -14,6 +14,10 @@ tracebacks: those are the server's faults.
 """
 
 import logging
+from collections.abc import Callable
+
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from chat import limits
 from chat.client_address import http_client_address
@@ -42,3 +46,23 @@ class OneLineForClientErrors(logging.Filter):
         record.exc_info = record.exc_text = record.stack_info = None
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True
+
+
+def refuse_nul_characters(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Middleware: a 400 for a request whose path, query or form holds a NUL character, before any view reads it.
+
+    Django's form fields refuse NUL already; a view reading the path or ``request.POST``
+    by itself (an invite token, a username) would pass it to the database, which PostgreSQL
+    answers with an error, a 500 and a traceback: a client's mistake would read as the server's.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or _holds_nul(request.GET) or _holds_nul(request.POST):
+            raise BadRequest("The request holds a NUL character.")
+        return get_response(request)
+
+    return middleware
+
+
+def _holds_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())

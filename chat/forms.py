@@ -47,7 +47,7 @@ class LobbyForm(forms.Form):
         if self.fields["display_name"].disabled:
             return name  # a logged-in person's own username, not a guest's choice
         # A guest may not speak as the server, its staff, a registered person, or another guest online.
-        reason = names.taken_reason(name)
+        reason = names.taken_reason(name, chosen=name != self.person.name)
         if reason is not None:
             raise forms.ValidationError(reason)
         holder = held_names.holder_now(names.name_key(name))

@@ -207,6 +207,8 @@ class RateLimiter:
 
 
 api_callers = RateLimiter()
+# Accounts made per client address in this process (CHAT_SIGNUPS_PER_IP an hour).
+signups = RateLimiter()
 # Sockets opened per client address in this process (CHAT_HANDSHAKE_RATE, CHAT_HANDSHAKE_BURST).
 handshakes = RateLimiter()
 

@@ -155,7 +155,8 @@ def member_action(room: Room, by: object, post: dict) -> None:
         membership.create_invite(room, by)
     elif action == "revoke":
         invite = post.get("invite", "")
-        membership.revoke_invite(room, by, int(invite) if invite.isdigit() else 0)
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        membership.revoke_invite(room, by, int(invite) if invite.isdecimal() and len(invite) <= 18 else 0)
     elif action == "remove":
         membership.remove_member(room, by, username)
     elif action in ("make-moderator", "make-member"):

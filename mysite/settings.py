@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL character in the path, query or form is a 400 before any view passes it to the database.
+    "chat.client_errors.refuse_nul_characters",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -316,6 +318,10 @@ CHAT_HANDSHAKE_BURST = env_int("CHAT_HANDSHAKE_BURST", 100)
 # Daphne process. Opening a room stores nothing; its first message stores a row that stays.
 # 0 switches the limit off.
 CHAT_NEW_ROOMS_PER_IP = env_int("CHAT_NEW_ROOMS_PER_IP", 30)
+# Accounts one client address may make within the hour, per Daphne process: each account brings
+# its own allowances (private rooms, direct conversations, a name), so they must not come free.
+# Behind a proxy, set DJANGO_TRUSTED_PROXIES so that the address is the client's. 0: no limit.
+CHAT_SIGNUPS_PER_IP = env_int("CHAT_SIGNUPS_PER_IP", 10)
 # New direct conversations an account may start within the hour, counted in the database (so across
 # processes); opening one the two already have is free. 0 switches the limit off.
 CHAT_DIRECT_ROOMS_PER_HOUR = env_int("CHAT_DIRECT_ROOMS_PER_HOUR", 30)

@@ -16,6 +16,7 @@ def fresh_process_state():
     names.account_names.forget()
     limits.connections.open.clear()
     limits.api_callers.buckets.clear()
+    limits.signups.buckets.clear()
     limits.handshakes.buckets.clear()
     limits.new_rooms.counts.clear()
     limits.log_lines.buckets.clear()

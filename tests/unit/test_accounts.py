@@ -96,9 +96,29 @@ def test_a_guest_s_first_page_shows_the_name_made_for_them(client: Client) -> No
 @pytest.mark.parametrize(("staff", "badge"), [(False, False), (True, True)])
 def test_the_header_shows_who_is_signed_in(client: Client, staff: bool, badge: bool) -> None:
     client.force_login(User.objects.create_user("ann", password=PASSWORD, is_staff=staff))
-    for path in ["/chat/", "/chat/physics/", "/accounts/signup/"]:
+    for path in ["/chat/", "/chat/physics/", "/chat/dm/"]:
         html = client.get(path).content.decode()
         assert '<strong id="signed-in-as">ann</strong>' in html
         assert 'id="logout-form" method="post" action="/accounts/logout/"' in html
         assert ('<span class="badge">staff</span>' in html) is badge
         assert 'id="login-link"' not in html
+
+
+@override_settings(CHAT_SIGNUPS_PER_IP=2)
+def test_one_address_makes_a_bounded_number_of_accounts() -> None:
+    statuses = [sign_up(Client(REMOTE_ADDR="203.0.113.7"), f"person{number}").status_code for number in range(3)]
+    assert statuses == [302, 302, 429], "each account brings its own allowances: they must not come free"
+    assert User.objects.count() == 2
+    assert sign_up(Client(REMOTE_ADDR="198.51.100.20"), "elsewhere").status_code == 302, "another address may"
+
+
+def test_a_signed_in_person_is_sent_on_from_the_login_and_sign_up_pages(client: Client) -> None:
+    client.force_login(User.objects.create_user("ann", password=PASSWORD))
+    assert client.get("/accounts/login/?next=/chat/physics/").url == "/chat/physics/"
+    assert client.get("/accounts/signup/").url == "/chat/"
+
+
+def test_the_account_pages_header_links_do_not_lead_back_to_themselves(client: Client) -> None:
+    html = client.get("/accounts/login/").content.decode()
+    assert 'id="login-link" href="/accounts/login/"' in html
+    assert "next=/accounts/" not in html

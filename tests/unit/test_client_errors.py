@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +92,25 @@ def test_the_line_names_the_request_and_a_client_cannot_break_it(request_log: io
 def test_a_server_fault_keeps_its_traceback(request_log: io.StringIO) -> None:
     logging.getLogger("django.request").error("Internal Server Error: /x", exc_info=ZeroDivisionError("boom"))
     assert "ZeroDivisionError: boom" in request_log.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/chat/join/a%00b/", None),
+        ("post", "/chat/dm/a%00b/", {}),
+        ("post", "/chat/dm/", {"username": "a\x00b"}),
+        ("post", "/chat/dm/", {"user\x00name": "ann"}),
+        ("get", "/chat/?next=a%00b", None),
+        ("post", "/accounts/login/", {"username": "a\x00b", "password": "x"}),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_request_is_a_400_before_any_view(
+    client: Client, method: str, path: str, data: dict | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL refuses NUL in text: passed on to a query by a view, it would be a 500 and a traceback.
+    client.force_login(User.objects.create_user("carol"))
+    response = getattr(client, method)(path, data) if data is not None else getattr(client, method)(path)
+    assert response.status_code == 400
+    assert not any(record.exc_info for record in caplog.records), "no traceback for a client's mistake"

@@ -136,6 +136,14 @@ def test_a_room_has_a_bounded_number_of_live_invites() -> None:
     assert Invite.objects.filter(room=room, revoked__isnull=True).count() == membership.LIVE_INVITES_PER_ROOM
 
 
+def test_making_and_revoking_links_in_a_loop_stores_no_more_rows() -> None:
+    ann = account("ann")
+    room = membership.create_private_room(ann, "maths")
+    for _ in range(3 * membership.LIVE_INVITES_PER_ROOM):
+        membership.revoke_invite(room, ann, membership.create_invite(room, ann).pk)
+    assert Invite.objects.count() == 0
+
+
 def members_of(room: Room) -> dict[str, str]:
     return dict(room.memberships.values_list("user__username", "role"))
 

@@ -141,8 +141,19 @@ def choose(client: Client, name: str):
         ("Syst\u0435m", "reserved"),
         ("\U0001d41a\U0001d41d\U0001d426\U0001d422\U0001d427", "reserved"),
         ("z\u03bfe", "in use by another guest"),  # Greek ο: zoe is held online
-        ("ann\u200b", "invisible formatting"),  # zero-width space
-        ("\u202enna", "invisible formatting"),  # right-to-left override
+        ("ann\u200b", "invisible characters"),  # zero-width space
+        ("\u202enna", "invisible characters"),  # right-to-left override
+        # Invisible without being format characters (Default_Ignorable_Code_Point), and the blank Braille cell.
+        ("an\u034fn", "invisible characters"),  # combining grapheme joiner
+        ("ann\ufe0f", "invisible characters"),  # variation selector
+        ("an\u180bn", "invisible characters"),  # Mongolian free variation selector
+        ("an\u17b4n", "invisible characters"),  # Khmer inherent vowel
+        ("ann\u3164", "invisible characters"),  # Hangul filler
+        ("ann\uffa0", "invisible characters"),  # halfwidth Hangul filler
+        ("ann\u2800", "invisible characters"),  # blank Braille pattern
+        ("Syst\u034fem", "invisible characters"),
+        ("guest-1a2b3c4d", "made up for guests"),  # another guest's made-up name, gone offline
+        ("GUEST-1A2B3C4D", "made up for guests"),
     ],
 )
 def test_the_lobby_refuses_a_guest_a_name_that_would_lie(client: Client, name: str, why: str) -> None:
@@ -162,6 +173,13 @@ def test_a_guest_may_keep_the_name_they_hold_themselves(client: Client) -> None:
     assert choose(client, "ZOE").status_code == 302, "held by them, not by another"
     assert client.session["display_name"] == "ZOE"
     assert choose(Client(), "zoe").status_code == 400, "another guest may not"
+
+
+@pytest.mark.django_db
+def test_a_guest_keeps_the_name_made_up_for_them(client: Client) -> None:
+    made_up = client.get("/chat/").context["form"].initial["display_name"]
+    assert choose(client, made_up).status_code == 302, "their own made-up name is theirs to keep"
+    assert choose(Client(), made_up).status_code == 400, "nobody else may choose it"
 
 
 @pytest.mark.django_db
@@ -186,6 +204,9 @@ def sign_up(client: Client, username: str):
         ("ANN", "already exists"),  # Django's own check of case
         ("Admin", "reserved"),
         ("syst\u0435m", "reserved"),
+        ("ann\u3164", "invisible characters"),  # a Hangul filler is a letter to Django's username rule
+        ("admin\u3164", "invisible characters"),
+        ("guest-1a2b3c4d", "made up for guests"),
     ],
 )
 def test_signing_up_refuses_a_name_that_is_another_s(client: Client, username: str, why: str) -> None:

@@ -225,3 +225,9 @@ def test_announce_refuses_a_private_room(room: Room) -> None:
     with pytest.raises(CommandError, match="is private: notifications go to public rooms only"):
         call_command("announce", room.name, "hello")
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("invite", ["²", "٣", "9" * 40, "-1", ""])
+def test_an_invite_id_that_is_no_number_is_a_404_not_a_500(room: Room, ann: User, invite: str) -> None:
+    response = browser(ann).post(page(room, "members/"), {"action": "revoke", "invite": invite})
+    assert response.status_code == 404

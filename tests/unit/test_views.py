@@ -104,8 +104,8 @@ def test_admin_lists_rooms_and_messages(admin_client: Client) -> None:
         ("Moderator", "reserved"),
         ("Teacher", "registered account"),
         ("ｔｅａｃｈｅｒ", "registered account"),
-        ("teach\u200ber", "invisible formatting"),
-        ("\u202eann", "invisible formatting"),
+        ("teach\u200ber", "invisible characters"),
+        ("\u202eann", "invisible characters"),
     ],
 )
 def test_a_guest_cannot_take_a_name_that_would_lie(client: Client, name: str, why: str) -> None:
