@@ -3,7 +3,7 @@ from django import forms
 from accounts import names
 from accounts.identity import DISPLAY_NAME_MAX_LENGTH, InvalidDisplayName, Person, clean_display_name
 from chat import held_names
-from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
+from chat.groups import ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name, clean_room_title
 
 
 class LobbyForm(forms.Form):
@@ -34,7 +34,11 @@ class LobbyForm(forms.Form):
         self.person = person
 
     def clean_room_name(self) -> str:
+        # With "Private room" ticked it is the new room's title, which may hold spaces ("Physics 7B").
+        wants_private = "private" in self.fields and self.fields["private"].clean(self.data.get("private"))
         try:
+            if wants_private:
+                return clean_room_title(self.cleaned_data["room_name"])
             return clean_room_name(self.cleaned_data["room_name"])
         except InvalidRoomName as exc:
             raise forms.ValidationError(str(exc)) from None

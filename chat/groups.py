@@ -48,6 +48,21 @@ def clean_room_name(raw: str) -> str:
     return name
 
 
+def clean_room_title(raw: str) -> str:
+    """A private room's title, with runs of spaces folded: any printable text of 1 to 64 characters.
+
+    Unlike a room name it never appears in a URL (the room's name is made from it), so spaces are fine.
+    """
+    title = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not title:
+        raise InvalidRoomName("A room's title can't be empty.")
+    if len(title) > ROOM_NAME_MAX_LENGTH:
+        raise InvalidRoomName(f"A room's title can be at most {ROOM_NAME_MAX_LENGTH} characters long.")
+    if not title.isprintable():
+        raise InvalidRoomName("A room's title can't hold control or invisible characters.")
+    return title
+
+
 # --8<-- [start:room-group-name]
 def room_group_name(room_name: str) -> str:
     """The channel-layer group of a room (which must already be clean).

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from chat import events, selectors, services
-from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name
+from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name, clean_room_title
 from chat.models import Invite, Membership, Room
 from chat.process import process_state
 
@@ -108,7 +108,9 @@ def private_rooms_of(user: Any) -> dict[str, dict[str, str]]:
     if not _is_account(user):
         return {}
     rows = Room.objects.filter(memberships__user_id=user.pk).values_list("name", "title", "kind")
-    return {name: {"title": title or name, "kind": kind} for name, title, kind in rows}
+    return selectors.name_direct_rooms(
+        {name: {"title": title or name, "kind": kind} for name, title, kind in rows}, user
+    )
 
 
 def concerns(event: dict[str, Any], user: Any, room_name: str | None = None) -> bool:
@@ -197,7 +199,7 @@ def _require_manager(room: Room, by: Any) -> str:
 
 @transaction.atomic
 def create_private_room(owner: Any, title: str) -> Room:
-    """A new private room called `title` (room-name rules; raises `InvalidRoomName`), with `owner` its owner.
+    """A new private room called `title` (`clean_room_title`; raises `InvalidRoomName`), with `owner` its owner.
 
     Its name is the title slugged, a hyphen and random hex digits, so that
     nobody can take a public room's name with it or guess it from the title.
@@ -205,7 +207,7 @@ def create_private_room(owner: Any, title: str) -> Room:
     """
     if not _is_account(owner):
         raise NotAllowed("Log in to make a private room.")
-    title = clean_room_name(title)
+    title = clean_room_title(title)
     # The account's row, locked: two rooms made at once can't both take its last place.
     get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
     limit = settings.CHAT_PRIVATE_ROOMS_PER_USER

@@ -129,7 +129,21 @@ def private_rooms_among(names: Iterable[str], user: Any) -> dict[str, dict[str, 
     if rows and user is not None and user.is_authenticated and user.is_active:
         memberships = Membership.objects.filter(user_id=user.pk, room_id__in=[pk for pk, *_ in rows])
         mine = set(memberships.values_list("room_id", flat=True))
-    return {name: {"title": title or name, "kind": kind} if pk in mine else None for pk, name, title, kind in rows}
+    listed = {name: {"title": title or name, "kind": kind} if pk in mine else None for pk, name, title, kind in rows}
+    return name_direct_rooms(listed, user)
+
+
+def name_direct_rooms(listed: dict[str, dict[str, str] | None], user: Any) -> dict[str, dict[str, str] | None]:
+    """Give each direct conversation among `listed` (name to ``title`` and ``kind``) the other person's name as title.
+
+    A conversation's name (``dm-`` and hex) means nothing to either of the two.
+    """
+    direct = [name for name, entry in listed.items() if entry is not None and entry["kind"] == Room.Kind.DIRECT]
+    if direct:
+        others = Membership.objects.filter(room__name__in=direct).exclude(user_id=user.pk)
+        for room_name, username in others.values_list("room__name", "user__username"):
+            listed[room_name]["title"] = username
+    return listed
 
 
 def message_frame(message: Message) -> dict:

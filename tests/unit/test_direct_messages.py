@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from chat import direct, membership
+from chat import direct, membership, selectors
 from chat.direct import open_direct_room
 from chat.models import Membership, Room
 
@@ -235,3 +235,11 @@ def test_past_the_hourly_limit_the_page_says_so() -> None:
     response = ann.post("/chat/dm/carol/")
     assert response.status_code == 429
     assert "as many new conversations within the hour as you may (1)" in response.content.decode()
+
+
+def test_the_lobby_lists_a_conversation_under_the_other_person_s_name() -> None:
+    ann, bob = account("ann"), account("bob")
+    room = open_direct_room(ann, "bob")
+    assert membership.private_rooms_of(ann)[room.name] == {"title": "bob", "kind": "direct"}
+    assert selectors.private_rooms_among([room.name], bob)[room.name] == {"title": "ann", "kind": "direct"}
+    assert selectors.private_rooms_among([room.name], account("cat"))[room.name] is None, "nor to anyone else"

@@ -99,6 +99,19 @@ def test_ticking_it_makes_a_private_room_and_goes_there(ann: User) -> None:
     assert response.url == page(room)
 
 
+@pytest.mark.parametrize(("title", "stored", "name"), [("  Physics   7B ", "Physics 7B", r"physics-7b-[0-9a-f]{6}")])
+def test_a_private_room_s_title_may_hold_spaces(ann: User, title: str, stored: str, name: str) -> None:
+    response = browser(ann).post("/chat/", {"room_name": title, "private": "on"})
+    room = Room.objects.get(owner=ann)
+    assert room.title == stored
+    assert re.fullmatch(name, room.name)
+    assert response.url == page(room)
+
+
+def test_without_the_box_a_room_name_keeps_its_rules(ann: User) -> None:
+    assert browser(ann).post("/chat/", {"room_name": "Physics 7B"}).status_code == 400
+
+
 def test_a_guest_who_posts_the_box_gets_a_public_room() -> None:
     response = browser(None).post("/chat/", {"room_name": "lab", "display_name": "Zed", "private": "on"})
     assert response.url == "/chat/lab/"
