@@ -1,17 +1,20 @@
 """Headless Chromium browsers, each with its own chromedriver process and profile."""
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
 from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
+from tests.servers import RedisServer
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHAT_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -140,6 +143,29 @@ def two_guests(
     ann.open_room(daphne_cluster[0], room_name)
     bob.open_room(daphne_cluster[1], room_name)
     return ann, bob
+
+
+@pytest.fixture(autouse=True)
+def guest_names_let_go(redis_server: RedisServer) -> Iterator[None]:
+    """After each test, wait until the guests' names its browsers held are free again (at most 10 s).
+
+    Every test's guests hold their names in the one Redis while their pages are open
+    (`chat.held_names`); a page closes its sockets when its browser is reset, and the
+    servers let go of the names a moment later. Without this wait, the next test's
+    "Ann" in a new browser (another guest) could be refused the name. A name still held
+    after 10 s belonged to a process the test killed: it is let go here, as its
+    expiry would after ``CHAT_PRESENCE_TTL``.
+    """
+    yield
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        deadline = time.monotonic() + 10
+        while (held := list(client.scan_iter("chat:name:*"))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if held:
+            client.delete(*held)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
