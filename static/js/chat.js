@@ -127,8 +127,13 @@ function startEditing(item, id) {
   editor.maxLength = input.maxLength;
   editor.value = text.textContent;
   editor.setAttribute("aria-label", `New text of message ${id}`);
+  editor.title = "Enter saves, Escape cancels";
+  const hint = document.createElement("small");
+  hint.className = "edit-hint";
+  hint.textContent = "Enter to save · Esc to cancel";
   const stop = () => {
     editor.remove();
+    hint.remove();
     text.hidden = false;
   };
   editor.addEventListener("keydown", (event) => {
@@ -143,7 +148,7 @@ function startEditing(item, id) {
     }
   });
   text.hidden = true;
-  text.after(editor);
+  text.after(editor, hint);
   editor.focus();
 }
 
@@ -316,6 +321,13 @@ const connection = new RoomConnection({
   retryButton: document.getElementById("connection-retry"),
   onFrame: (frame) => handlers[frame.type]?.(frame), // Frame types this page doesn't know are ignored.
   onOpen: () => outbox.connected(),
+  // Closed for good: nobody here is known to be present any more, and nothing typed could be sent.
+  onGone: () => {
+    presenceList.replaceChildren();
+    presenceCount.textContent = "?";
+    input.disabled = true;
+    document.getElementById("chat-message-submit").disabled = true;
+  },
   heartbeatSeconds: settings.heartbeat,
 });
 

@@ -53,12 +53,13 @@ export class RoomConnection {
   // has heard nothing since the previous beat (not even its opening) is taken
   // for dead: so within two heartbeats of falling silent, or of starting to
   // open without getting there.
-  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {}, heartbeatSeconds = 0 }) {
+  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {}, onGone = () => {}, heartbeatSeconds = 0 }) {
     this.url = url;
     this.statusElement = statusElement;
     this.retryButton = retryButton;
     this.onFrame = onFrame;
     this.onOpen = onOpen;
+    this.onGone = onGone; // the server closed for good (4404, 4403, 4409): no reconnect will follow
     this.heartbeatMs = heartbeatSeconds > 0 ? heartbeatSeconds * 1000 : 0;
     this.socket = null;
     this.heard = false; // the socket opened or received something since the last beat
@@ -111,10 +112,13 @@ export class RoomConnection {
       this.clearTimers();
       if (event.code === CLOSE_NOT_FOUND) {
         this.showState("closed", "Disconnected: the server refused this page's connection.");
+        this.onGone();
       } else if (event.code === CLOSE_FORBIDDEN) {
         this.showState("closed", "Disconnected: this room is for its members only.");
+        this.onGone();
       } else if (event.code === CLOSE_NAME_TAKEN) {
         this.showState("closed", "Disconnected: your name is taken. Choose another in the lobby.");
+        this.onGone();
       } else {
         if (event.code === CLOSE_POLICY_VIOLATION) this.attempt = Math.max(this.attempt, SLOWEST_ATTEMPT);
         this.scheduleReconnect();
