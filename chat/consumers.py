@@ -287,50 +287,20 @@ class ChatConsumer(PersonConsumer):
     # --8<-- [start:connect]
     async def connect(self) -> None:
         room = await self.admit()
-        if room is None:
+        if room is None or not await self.take_person():
             return
-        room_name = room.name
-        self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
-        identified = identify(self.user, self.scope.get("session"), self.scope.get("cookies"))
-        # Without a cookie of its own, a socket is a guest of its own (a page always has one), with
-        # a made-up name nobody can come back as: it holds none, and no client's name is refused.
-        self.person = identified or new_guest()[0]
-        self.author = self.person.name
-        if identified is not None and not await self.hold_name():
-            return
-        self.room_group = room_group_name(room_name)
-        self.delivery = Delivery(
-            send_text=self.send_text,
-            handle_other=self.dispatch,
-            read_between=lambda after, before: selectors.aframes_between(self.room, after, before),
-            read_after=lambda after: selectors.acatch_up_frames(self.room, after),
-        )
-        self.cleanup.add(self.delivery.stop)
+        self.room_group = room_group_name(room.name)
         # Join before reading history: a message saved in between then arrives
         # both ways and the live copy is dropped, where reading first would lose it.
         # Until the history is out, the Group's events wait in the delivery's `held`.
-        fanout = process_state().fanout
-        # Mentions name the people they are for, by key: this socket gets only those naming its person.
-        for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.person.key), (ACCOUNTS_GROUP, None)):
-            await fanout.join(group, self, address)
-            self.cleanup.add(functools.partial(fanout.leave, group, self, address))
+        await self.join_groups()
         if not await self.still_admitted(room):
             return
         await self.accept()
-        try:
-            after = protocol.parse_after(self.scope.get("query_string", b""))
-        except protocol.ProtocolError as exc:
-            await self.send_error(exc.code, exc.detail)
-            after = None
-        reserved = 0.0 if after is None else await self.reserve_catch_up()
-        if reserved is None:
+        if not await self.send_first_frames(room.name):
             return
-        self.room, frames = await self.first_frames(room_name, after)
-        self.handshakes().refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
-        # An id beyond the room's newest (a database reset since) must not hide new messages.
-        await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
         attendance = Attendance(
-            room_name,
+            room.name,
             self.socket_id,
             self.person,
             room_kind=services.members_only_kind(room),
@@ -340,6 +310,47 @@ class ChatConsumer(PersonConsumer):
         await attendance.arrive()
 
     # --8<-- [end:connect]
+
+    async def take_person(self) -> bool:
+        """Who this socket is (`accounts.identity`); a guest then holds their name, or the socket is refused."""
+        self.socket_id = uuid.uuid4().hex  # names this socket in presence and typing events
+        identified = identify(self.user, self.scope.get("session"), self.scope.get("cookies"))
+        # Without a cookie of its own, a socket is a guest of its own (a page always has one), with
+        # a made-up name nobody can come back as: it holds none, and no client's name is refused.
+        self.person = identified or new_guest()[0]
+        self.author = self.person.name
+        return identified is None or await self.hold_name()
+
+    async def join_groups(self) -> None:
+        """Hear the room, the mentions of this socket's person, and account changes, through the delivery's order."""
+        self.delivery = Delivery(
+            send_text=self.send_text,
+            handle_other=self.dispatch,
+            read_between=lambda after, before: selectors.aframes_between(self.room, after, before),
+            read_after=lambda after: selectors.acatch_up_frames(self.room, after),
+        )
+        self.cleanup.add(self.delivery.stop)
+        fanout = process_state().fanout
+        # Mentions name the people they are for, by key: this socket gets only those naming its person.
+        for group, address in ((self.room_group, None), (MENTIONS_GROUP, self.person.key), (ACCOUNTS_GROUP, None)):
+            await fanout.join(group, self, address)
+            self.cleanup.add(functools.partial(fanout.leave, group, self, address))
+
+    async def send_first_frames(self, room_name: str) -> bool:
+        """The history, or with ``?after=<id>`` what came since (if the address may afford it), then go live."""
+        try:
+            after = protocol.parse_after(self.scope.get("query_string", b""))
+        except protocol.ProtocolError as exc:
+            await self.send_error(exc.code, exc.detail)
+            after = None
+        reserved = 0.0 if after is None else await self.reserve_catch_up()
+        if reserved is None:
+            return False
+        self.room, frames = await self.first_frames(room_name, after)
+        self.handshakes().refund(reserved - limits.extra_handshakes(len(frames), settings.CHAT_HISTORY_LENGTH))
+        # An id beyond the room's newest (a database reset since) must not hide new messages.
+        await self.delivery.go_live(frames, after=None if after is None else min(after, self.room.last_message_id))
+        return True
 
     # --8<-- [start:admit]
     async def admit(self) -> Room | None:
