@@ -40,9 +40,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Hangul fillers, variation selectors, tags…) and the blank Braille pattern.
 _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
-    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0000-\U000e0fff]"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffc\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U00013441\U00016fe4\U0001d159\U000e0000-\U000e0fff]"
 )
+# Unassigned (which a newer font may draw blank), private-use and surrogate code points: a name
+# made of them can look like anything, or like nothing.
+_UNREADABLE_CATEGORIES = frozenset({"Cn", "Co", "Cs", "Cf"})
 
 
 class InvalidDisplayName(ValueError):
@@ -128,8 +131,20 @@ def display_name(user: Any, session: Any, cookies: Mapping[str, str] | None = No
 
 
 def holds_invisible_characters(name: str) -> bool:
-    """Whether `name` holds a character that shows as nothing: a format character (Cf) or another invisible one."""
-    return _INVISIBLE.search(name) is not None or any(unicodedata.category(char) == "Cf" for char in name)
+    """Whether `name` holds a character that shows as nothing, or as anything a font likes.
+
+    That is: a format character (Cf) or another invisible one (`_INVISIBLE`); an unassigned,
+    private-use or surrogate code point; or a combining mark with no letter before it to sit on.
+    """
+    if _INVISIBLE.search(name) is not None:
+        return True
+    previous = " "
+    for char in name:
+        category = unicodedata.category(char)
+        if category in _UNREADABLE_CATEGORIES or (category in ("Mn", "Me") and previous.isspace()):
+            return True
+        previous = char
+    return False
 
 
 def clean_display_name(raw: str) -> str:

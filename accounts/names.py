@@ -120,7 +120,7 @@ def name_key(name: str) -> str:
 _RESERVED_KEYS = frozenset(name_key(name) for name in RESERVED_NAMES)
 
 
-_MADE_UP_PREFIX = name_key("guest-")
+_MADE_UP_PREFIX = name_key("guest")
 
 
 def is_reserved_name(name: str) -> bool:
@@ -134,7 +134,11 @@ def is_made_up_name(name: str) -> bool:
     Nobody may choose one: it would take the name of a guest who went offline, who
     would then be refused their own name when they came back.
     """
-    return name_key(name).startswith(_MADE_UP_PREFIX)
+    key = name_key(name)
+    # "guest" then anything but a Latin letter: a hyphen, or any dash or mark that may look like one
+    # ("guestー1a2b"); "guestbook" is a word of its own.
+    following = key[len(_MADE_UP_PREFIX) : len(_MADE_UP_PREFIX) + 1]
+    return key.startswith(_MADE_UP_PREFIX) and not ("a" <= following <= "z")
 
 
 # --- Whose account a name is ------------------------------------------------------------

@@ -10,6 +10,8 @@ import hashlib
 import re
 import unicodedata
 
+from accounts.identity import holds_invisible_characters
+
 ROOM_NAME_MAX_LENGTH = 64
 
 # Every lobby page listens here for rooms' activity.
@@ -58,7 +60,7 @@ def clean_room_title(raw: str) -> str:
         raise InvalidRoomName("A room's title can't be empty.")
     if len(title) > ROOM_NAME_MAX_LENGTH:
         raise InvalidRoomName(f"A room's title can be at most {ROOM_NAME_MAX_LENGTH} characters long.")
-    if not title.isprintable():
+    if not title.isprintable() or holds_invisible_characters(title):
         raise InvalidRoomName("A room's title can't hold control or invisible characters.")
     return title
 

@@ -154,6 +154,16 @@ def choose(client: Client, name: str):
         ("Syst\u034fem", "invisible characters"),
         ("guest-1a2b3c4d", "made up for guests"),  # another guest's made-up name, gone offline
         ("GUEST-1A2B3C4D", "made up for guests"),
+        ("guest\u30fc1a2b3c4d", "made up for guests"),  # a dash-like mark for the hyphen
+        ("guest\u20141a2b3c4d", "made up for guests"),  # an em dash
+        # Code points a font may draw as anything or nothing: unassigned, private use, a lone mark.
+        ("zed\U00013441", "invisible characters"),  # a blank hieroglyph (unassigned in older tables)
+        ("zed\U00016fe4", "invisible characters"),  # Khitan filler
+        ("zed\U0001d159", "invisible characters"),  # null notehead
+        ("zed\ue000", "invisible characters"),  # private use
+        ("zed\u0378", "invisible characters"),  # unassigned
+        ("\u0301zed", "invisible characters"),  # a combining mark on nothing
+        ("ann \u0301", "invisible characters"),
     ],
 )
 def test_the_lobby_refuses_a_guest_a_name_that_would_lie(client: Client, name: str, why: str) -> None:
@@ -173,6 +183,12 @@ def test_a_guest_may_keep_the_name_they_hold_themselves(client: Client) -> None:
     assert choose(client, "ZOE").status_code == 302, "held by them, not by another"
     assert client.session["display_name"] == "ZOE"
     assert choose(Client(), "zoe").status_code == 400, "another guest may not"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["guestbook", "Zoë", "José", "Ελένη", "数学", "Renée"])
+def test_names_with_marks_on_letters_or_guest_in_a_word_are_fine(client: Client, name: str) -> None:
+    assert choose(client, name).status_code == 302
 
 
 @pytest.mark.django_db
@@ -207,6 +223,7 @@ def sign_up(client: Client, username: str):
         ("ann\u3164", "invisible characters"),  # a Hangul filler is a letter to Django's username rule
         ("admin\u3164", "invisible characters"),
         ("guest-1a2b3c4d", "made up for guests"),
+        ("guest\u30fc1a2b3c4d", "made up for guests"),
     ],
 )
 def test_signing_up_refuses_a_name_that_is_another_s(client: Client, username: str, why: str) -> None:
