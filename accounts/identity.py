@@ -124,12 +124,6 @@ def identify(user: Any, session: Any, cookies: Mapping[str, str] | None = None) 
 # --8<-- [end:identify]
 
 
-def display_name(user: Any, session: Any, cookies: Mapping[str, str] | None = None) -> str | None:
-    """The name to show: the username when logged in, else the session's choice, else the guest cookie's."""
-    person = identify(user, session, cookies)
-    return None if person is None else person.name
-
-
 def holds_invisible_characters(name: str) -> bool:
     """Whether `name` holds a character that shows as nothing, or as anything a font likes.
 

@@ -64,13 +64,6 @@ async def aaccount_now(user: Any, session_key: str | None) -> Any | None:
     return current if current.is_authenticated and current.pk == user.pk else None
 
 
-async def ais_staff_now(user: Any, session_key: str | None) -> bool:
-    """Asked of the database, not of the socket's user: staff at connect may have logged out since."""
-    if user is None or not user.is_staff:
-        return False
-    return (await acurrent_user(session_key)).is_staff
-
-
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None and request is not None and getattr(request, "session", None) is not None:

@@ -26,8 +26,8 @@ from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, c
 from chat.models import Invite, Membership, Room
 from chat.process import process_state
 
-# Invites of one room that work at once (not revoked): enough for a class to hand out a few, and
-# a bound on the rows one room's moderators can make. Revoking one frees its place.
+# Invites of one room at once: enough for a class to hand out a few, and a bound on the rows
+# one room's moderators can make. Revoking one deletes its row, which frees its place.
 LIVE_INVITES_PER_ROOM = 20
 # A private room's name ends in this many random hex digits, so it can't be guessed from its title.
 NAME_SUFFIX_HEX = 6
@@ -121,13 +121,13 @@ def concerns(event: dict[str, Any], user: Any, room_name: str | None = None) -> 
 
 
 def live_invite(token: str) -> Invite | None:
-    """The invite with this token, with its room, unless it was revoked."""
-    return Invite.objects.select_related("room").filter(token=token, revoked__isnull=True).first()
+    """The invite with this token, with its room (a revoked one is gone)."""
+    return Invite.objects.select_related("room").filter(token=token).first()
 
 
 def live_invites(room: Room) -> list[Invite]:
     """The room's invites that work, newest first."""
-    return list(room.invites.filter(revoked__isnull=True).order_by("-created", "-pk"))
+    return list(room.invites.order_by("-created", "-pk"))
 
 
 def members_of(room: Room, viewer: Any) -> list[dict[str, Any]]:
@@ -175,9 +175,7 @@ async def aroom_to_open(name: str, user: Any) -> Room | None:
     return room
 
 
-arole_of = database_sync_to_async(role_of)
 amay_see = database_sync_to_async(may_see)
-amay_moderate = database_sync_to_async(may_moderate)
 avisible_room = database_sync_to_async(visible_room)
 aprivate_rooms_of = database_sync_to_async(private_rooms_of)
 
@@ -233,7 +231,7 @@ def create_invite(room: Room, by: Any) -> Invite:
     """A new invite link's row for the room; at most `LIVE_INVITES_PER_ROOM` work at once."""
     _require_manager(room, by)
     Room.objects.select_for_update().filter(pk=room.pk).first()  # one room's invites counted one at a time
-    if room.invites.filter(revoked__isnull=True).count() >= LIVE_INVITES_PER_ROOM:
+    if room.invites.count() >= LIVE_INVITES_PER_ROOM:
         raise LimitReached(
             f"This room has {LIVE_INVITES_PER_ROOM} invite links already, the most it may; revoke one first."
         )

@@ -60,13 +60,12 @@ class Membership(models.Model):
 
 
 class Invite(models.Model):
-    """A link that makes whoever signed in opens it a member of a private room, until it is revoked."""
+    """A link that makes whoever signed in opens it a member of a private room; revoking it deletes its row."""
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
     token = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
-    revoked = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"invite to {self.room}"

@@ -26,7 +26,6 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('token', models.CharField(max_length=64, unique=True)),
                 ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
