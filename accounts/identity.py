@@ -66,8 +66,21 @@ class Person:
         return self.kind == GUEST
 
 
+ACCOUNT_KEY_PREFIX = "user:"
+
+
+def is_account(user: Any) -> bool:
+    """Whether `user` is a signed-in, active account (not a guest, not a deactivated account)."""
+    return user is not None and user.is_authenticated and user.is_active
+
+
 def account_key(user_id: Any) -> str:
-    return f"user:{user_id}"
+    return f"{ACCOUNT_KEY_PREFIX}{user_id}"
+
+
+def account_id(key: str) -> int | None:
+    """The account id in a person's key (`account_key`), or None for a guest's."""
+    return int(key.removeprefix(ACCOUNT_KEY_PREFIX)) if key.startswith(ACCOUNT_KEY_PREFIX) else None
 
 
 def guest_key(secret: str) -> str:

@@ -193,13 +193,17 @@ class LimitedConsumer(FrameConsumer):
                 await self.close_for_policy(protocol.FLOODING, "Too many frames after being told to wait; closing.")
             return
         try:
-            frame = protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
+            frame = self.parse(text_data, bytes_data)
         except protocol.ProtocolError as exc:
             await self.send_error(exc.code, exc.detail, exc.client_id)
         else:
             await self.handle(frame)
 
     # --8<-- [end:receive]
+
+    def parse(self, text_data: str | None, bytes_data: bytes | None) -> protocol.ClientFrame:
+        """One frame from the client, checked (`chat.protocol`), or raise `protocol.ProtocolError`."""
+        return protocol.parse_client_frame(text_data, bytes_data, settings.CHAT_MAX_MESSAGE_LENGTH)
 
     async def handle(self, frame: protocol.ClientFrame) -> None:
         """Act on one valid frame from the client, within its rate."""

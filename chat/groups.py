@@ -1,4 +1,4 @@
-"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions.
+"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions, one per inbox.
 
 The one place that knows which room names are accepted and how room and
 display names become group names. Channel layers accept group names of ASCII letters,
@@ -23,6 +23,9 @@ MENTIONS_GROUP = "people.mentions"
 
 # Every process with signed-in sockets listens here for logouts and changed accounts.
 ACCOUNTS_GROUP = "people.accounts"
+
+# An account's notification pages listen on a Group of its own: "inbox.<user id>".
+INBOX_GROUP_PREFIX = "inbox"
 
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
@@ -76,6 +79,11 @@ def room_group_name(room_name: str) -> str:
 
 
 # --8<-- [end:room-group-name]
+
+
+def inbox_group_name(user_id: object) -> str:
+    """The channel-layer group of one account's notification sockets, in every process."""
+    return f"{INBOX_GROUP_PREFIX}.{int(user_id)}"
 
 
 def _group_name(prefix: str, name: str) -> str:

@@ -211,6 +211,8 @@ api_callers = RateLimiter()
 signups = RateLimiter()
 # Sockets opened per client address in this process (CHAT_HANDSHAKE_RATE, CHAT_HANDSHAKE_BURST).
 handshakes = RateLimiter()
+# Notifications made by one sender's mentions and invitations (CHAT_NOTIFICATIONS_PER_SENDER a minute).
+notification_senders = RateLimiter()
 
 
 def extra_handshakes(messages: int, history_length: int) -> float:

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.text import slugify
 
+from accounts.identity import is_account
 from chat import events, selectors, services
 from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name, clean_room_title
 from chat.models import Invite, Membership, Room
@@ -57,13 +58,9 @@ class NotFound(MembershipError):
 ### Reads ###
 
 
-def _is_account(user: Any) -> bool:
-    return user is not None and user.is_authenticated and user.is_active
-
-
 def role_of(room: Room, user: Any) -> str | None:
     """The account's role in a stored private room (``owner``, ``moderator``, ``member``), or None."""
-    if room.pk is None or not _is_account(user):
+    if room.pk is None or not is_account(user):
         return None
     return Membership.objects.filter(room=room, user_id=user.pk).values_list("role", flat=True).first()
 
@@ -75,7 +72,7 @@ def may_see(room: Room, user: Any) -> bool:
 
 def may_moderate(room: Room, user: Any) -> bool:
     """Whether the person may delete anyone's message in the room: its owner, its moderators, and staff."""
-    if not _is_account(user):
+    if not is_account(user):
         return False
     return user.is_staff or role_of(room, user) in MANAGERS
 
@@ -105,7 +102,7 @@ def private_room_named(name: str) -> Room | None:
 
 def private_rooms_of(user: Any) -> dict[str, dict[str, str]]:
     """The private rooms the person is a member of: name to its ``title`` and ``kind``, as the lobby lists them."""
-    if not _is_account(user):
+    if not is_account(user):
         return {}
     rows = Room.objects.filter(memberships__user_id=user.pk).values_list("name", "title", "kind")
     return selectors.name_direct_rooms(
@@ -115,7 +112,7 @@ def private_rooms_of(user: Any) -> dict[str, dict[str, str]]:
 
 def concerns(event: dict[str, Any], user: Any, room_name: str | None = None) -> bool:
     """Whether a ``membership.changed`` event is about this socket's account (and room, if given)."""
-    if not _is_account(user) or event["user"] != str(user.pk):
+    if not is_account(user) or event["user"] != str(user.pk):
         return False
     return room_name is None or event["room"] == room_name
 
@@ -203,7 +200,7 @@ def create_private_room(owner: Any, title: str) -> Room:
     nobody can take a public room's name with it or guess it from the title.
     An account owns at most ``CHAT_PRIVATE_ROOMS_PER_USER`` private rooms.
     """
-    if not _is_account(owner):
+    if not is_account(owner):
         raise NotAllowed("Log in to make a private room.")
     title = clean_room_title(title)
     # The account's row, locked: two rooms made at once can't both take its last place.
@@ -253,7 +250,7 @@ def revoke_invite(room: Room, by: Any, invite_id: int) -> None:
 @transaction.atomic
 def join_by_invite(user: Any, token: str) -> Room:
     """Make the account a member of the invite's room; a member already stays as they are."""
-    if not _is_account(user):
+    if not is_account(user):
         raise NotAllowed("Log in to join a room.")
     invite = live_invite(token)
     if invite is None:

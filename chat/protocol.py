@@ -26,6 +26,16 @@ An error about a ``chat.message`` frame names its ``client_id`` (when it had a
 valid one); ``rate_limited`` and ``too_many_handshakes`` also say how many
 seconds to wait, ``retry_after``.
 
+On ``ws/notifications/`` (signed-in people only), the person's notifications::
+
+    {"type": "inbox", "notifications": [{...}, ...], "unread": [12, 9], "kept": 200}   # first, and on each reconnect
+    {"type": "notification", "id": 12, "kind": "mention", "message": "bob mentioned you in physics: ...",
+     "link": "/chat/physics/", "room": "physics", "created": "2026-...Z", "read": null}
+    {"type": "notification.read", "ids": [12], "up_to": null}      # read in one of the person's tabs
+    # client to server:
+    {"type": "notification.read", "ids": [12, 9]}                  # or {"type": "notification.read", "all": true}
+    {"type": "ping"}
+
 On ``ws/lobby/``, server to client only (it takes ``ping`` frames; any other closes it)::
 
     {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
@@ -58,6 +68,9 @@ TYPING = "typing"
 DIRECTORY = "directory"
 ROOM_UPDATE = "room.update"
 ERROR = "error"
+INBOX = "inbox"
+NOTIFICATION = "notification"
+NOTIFICATION_READ = "notification.read"
 PING = "ping"
 PONG = "pong"
 
@@ -155,23 +168,39 @@ class DeleteMessageIn:
     id: int
 
 
+@dataclass(frozen=True)
+class NotificationReadIn:
+    """The person read these notifications of theirs (`ids`), or all of them (`ids` is None)."""
+
+    ids: tuple[int, ...] | None
+
+
 ClientFrame = ChatMessageIn | EditMessageIn | DeleteMessageIn | TypingIn | PingIn
+InboxFrame = NotificationReadIn | PingIn
+
+# The most notification ids one ``notification.read`` frame may name.
+MAX_READ_IDS = 200
 
 
-def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> "ClientFrame":
-    """Parse and validate one frame from a client, or raise `ProtocolError`."""
+def _load_frame(text: str | None, longest: int, example: str) -> dict:
+    """The JSON object in a client's text frame of at most `longest` characters, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError(BINARY_NOT_SUPPORTED, "Send text frames holding JSON; binary frames are not supported.")
-    # A frame far longer than any valid message is refused before JSON parsing spends time on it.
-    if len(text) > max_frame_length(max_length):
+    # A frame far longer than any valid one is refused before JSON parsing spends time on it.
+    if len(text) > longest:
         raise ProtocolError(FRAME_TOO_LARGE, "The frame is too large.")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError(INVALID_JSON, "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
-        raise ProtocolError(INVALID_FRAME, 'The frame must be a JSON object, such as {"message": "hello"}.')
+        raise ProtocolError(INVALID_FRAME, f"The frame must be a JSON object, such as {example}.")
+    return data
 
+
+def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: int) -> "ClientFrame":
+    """Parse and validate one frame from a client, or raise `ProtocolError`."""
+    data = _load_frame(text, max_frame_length(max_length), '{"message": "hello"}')
     frame_type = data.get("type", CHAT_MESSAGE)
     if frame_type == CHAT_MESSAGE:
         return _parse_chat_message(data, max_length)
@@ -186,6 +215,31 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
         check_fields(data, {"type"}, "type")
         return PingIn()
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
+
+
+def parse_inbox_frame(text: str | None, bytes_data: bytes | None) -> InboxFrame:
+    """Parse and validate one frame from a client of ``ws/notifications/``, or raise `ProtocolError`."""
+    # Room for MAX_READ_IDS ids of up to 18 digits, with spaces.
+    data = _load_frame(text, MAX_READ_IDS * 24 + 256, '{"type": "notification.read", "all": true}')
+    frame_type = data.get("type")
+    if frame_type == PING:
+        check_fields(data, {"type"}, "type")
+        return PingIn()
+    if frame_type != NOTIFICATION_READ:
+        raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
+    if "all" in data:
+        check_fields(data, {"type", "all"}, "all")
+        if data["all"] is not True:
+            raise ProtocolError(INVALID_FIELD, 'The "all" field can only be true; name the ones read in "ids".')
+        return NotificationReadIn(ids=None)
+    check_fields(data, {"type", "ids"}, "ids")
+    ids = data["ids"]
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_READ_IDS:
+        raise ProtocolError(INVALID_FIELD, f'The "ids" field must be a list of 1 to {MAX_READ_IDS} notification ids.')
+    for value in ids:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**63:
+            raise ProtocolError(INVALID_FIELD, 'The "ids" field must hold notification ids: whole numbers from 1.')
+    return NotificationReadIn(ids=tuple(sorted(set(ids))))
 
 
 # What a page sends as its heartbeat, give or take white space: told apart without parsing JSON.
@@ -406,6 +460,37 @@ def too_many_handshakes(retry_after: float) -> dict[str, Any]:
 
 def _retry_seconds(retry_after: float) -> float:
     return max(math.ceil(retry_after * 1000) / 1000, 0.001)  # up to the next millisecond, never 0
+
+
+def notification(
+    notification_id: int, kind: str, text: str, link: str, room: str, created: datetime, read: datetime | None
+) -> dict[str, Any]:
+    """The ``notification`` frame, which is also the event that carries it to the person's pages.
+
+    `kind`: ``mention``, ``invitation`` or ``server``. `link`: where it leads (a path of this
+    site, or an http(s) URL), or ``""``. `room`: the room it is about, or ``""``.
+    """
+    return {
+        "type": NOTIFICATION,
+        "id": notification_id,
+        "kind": kind,
+        "message": text,
+        "link": link,
+        "room": room,
+        "created": format_time(created),
+        "read": None if read is None else format_time(read),
+    }
+
+
+def inbox(notifications: list[dict[str, Any]], unread: list[int], kept: int) -> dict[str, Any]:
+    """The ``inbox`` frame: the newest `notifications` (newest first), the ids of every unread one, and how many
+    a person keeps (older ones are deleted, so a page never counts more unread than that)."""
+    return {"type": INBOX, "notifications": notifications, "unread": unread, "kept": kept}
+
+
+def notification_read(ids: list[int], up_to: int | None = None) -> dict[str, Any]:
+    """The ``notification.read`` frame: these `ids` were read; with `up_to`, every one up to that id too."""
+    return {"type": NOTIFICATION_READ, "ids": ids, "up_to": up_to}
 
 
 def pong() -> dict[str, Any]:

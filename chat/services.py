@@ -33,6 +33,7 @@ from chat.mentions import amentioned_people
 from chat.models import Message, Room
 from chat.process import process_state
 from chat.selectors import message_frame
+from notifications.services import anotify_mentions
 
 SYSTEM_AUTHOR = "System"
 
@@ -103,8 +104,12 @@ def publish_on_commit(group: str, event: dict) -> None:
     transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(group, event))
 
 
-async def apublish_message(room: Room, message: Message) -> None:
-    """Fan a stored message out to its room, and to the people it mentions wherever they are (`chat.mentions`)."""
+async def apublish_message(room: Room, message: Message, client_address: str | None = None) -> None:
+    """Fan a stored message out to its room, and to the people it mentions wherever they are (`chat.mentions`).
+
+    Mentioned accounts also get a notification (`notifications.services`), within the budget of
+    the sender (of its `client_address` for a guest).
+    """
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
@@ -112,6 +117,7 @@ async def apublish_message(room: Room, message: Message) -> None:
     mentioned = await amentioned_people(room, message.text, message.sender)
     if mentioned:
         await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
+        await anotify_mentions(room, message, mentioned, client_address)
 
 
 # --8<-- [start:post-message]
@@ -135,7 +141,7 @@ async def apost_message(
     if client_address is not None:
         await _count_new_room(room, client_address, client_id)
     message = await database_sync_to_async(save_message)(room, author, text, client_id, kind)
-    await apublish_message(room, message)
+    await apublish_message(room, message, client_address)
     return message
 
 

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "chat",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.person",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -328,6 +330,13 @@ CHAT_DIRECT_ROOMS_PER_HOUR = env_int("CHAT_DIRECT_ROOMS_PER_HOUR", 30)
 # Private rooms one account may own at once (each is a row that stays, with its members and
 # invites); deleting one in the admin frees its place. 0 switches the limit off.
 CHAT_PRIVATE_ROOMS_PER_USER = env_int("CHAT_PRIVATE_ROOMS_PER_USER", 50)
+# An account keeps its newest CHAT_NOTIFICATIONS_KEPT notifications; older ones are deleted as new ones come.
+CHAT_NOTIFICATIONS_KEPT = env_int("CHAT_NOTIFICATIONS_KEPT", 200)
+if CHAT_NOTIFICATIONS_KEPT < 1:
+    raise ImproperlyConfigured("CHAT_NOTIFICATIONS_KEPT must be at least 1: the notifications an account keeps.")
+# Notifications one person's mentions and invitations may make a minute (0: no limit); the mentions
+# themselves are still said, and the live toast still shows.
+CHAT_NOTIFICATIONS_PER_SENDER = env_int("CHAT_NOTIFICATIONS_PER_SENDER", 30)
 # Pages ping their socket every CHAT_CLIENT_HEARTBEAT seconds, and take it for dead (and reconnect)
 # when a ping brings nothing back by the next one, or a new socket is not open within that time.
 # So a silently dropped connection is noticed within two heartbeats. 0 switches the heartbeat off.

@@ -20,6 +20,7 @@ def fresh_process_state():
     limits.handshakes.buckets.clear()
     limits.new_rooms.counts.clear()
     limits.log_lines.buckets.clear()
+    limits.notification_senders.buckets.clear()
     yield
     held_names.memory.entries.clear()
     names.account_names.forget()
@@ -29,3 +30,4 @@ def fresh_process_state():
     limits.handshakes.buckets.clear()
     limits.new_rooms.counts.clear()
     limits.log_lines.buckets.clear()
+    limits.notification_senders.buckets.clear()

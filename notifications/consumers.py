@@ -1,0 +1,73 @@
+"""The notification socket (``ws/notifications/``): a signed-in person's inbox, live on every page."""
+
+import functools
+
+from accounts.identity import is_account
+from chat import events, protocol
+from chat.consumers import PersonConsumer
+from chat.groups import ACCOUNTS_GROUP, inbox_group_name
+from chat.process import process_state
+from notifications import selectors, services
+
+# Events a socket keeps while its inbox is read; more than this in that time are dropped
+# (the inbox read after them holds what they said).
+HELD_EVENTS_LIMIT = 1000
+
+SIGN_IN_DETAIL = "Notifications are for signed-in people: log in to get them."
+
+
+class NotificationConsumer(PersonConsumer):
+    """One page's bell: the inbox when it opens, then each new notification and each read, as they happen.
+
+    It joins its account's Group (`chat.groups.inbox_group_name`) through this
+    process's fan-out before reading the inbox, and holds what the Group says
+    until the inbox is sent: nothing said in between is missed, and a page
+    applies a notification or a read it already has once (they are keyed by id).
+    Each (re)connect gets the inbox afresh, which is its catch-up.
+    """
+
+    channel_layer_alias = None  # no channel: events come through the fan-out's `group_event`
+    held: list[tuple[dict, str]] | None = None
+
+    # --8<-- [start:connect]
+    async def connect(self) -> None:
+        if not await self.admit_client():
+            return
+        self.know_person()
+        if not is_account(self.user):
+            await self.refuse(protocol.FORBIDDEN, SIGN_IN_DETAIL, protocol.CLOSE_FORBIDDEN)
+            return
+        self.held = []
+        fanout = process_state().fanout
+        for group in (inbox_group_name(self.user.pk), ACCOUNTS_GROUP):
+            await fanout.join(group, self)
+            self.cleanup.add(functools.partial(fanout.leave, group, self))
+        await self.accept()
+        await self.send_frame(await selectors.ainbox(self.user))
+        held, self.held = self.held, None
+        for event, text in held:
+            await self.pass_on(event, text)
+
+    # --8<-- [end:connect]
+
+    async def group_event(self, event: dict, text: str) -> None:
+        """An event of the account's Group or of ``people.accounts``, from the fan-out (`text`: it encoded)."""
+        if self.held is None:
+            await self.pass_on(event, text)
+        elif len(self.held) < HELD_EVENTS_LIMIT:
+            self.held.append((event, text))
+
+    async def pass_on(self, event: dict, text: str) -> None:
+        if event["type"] in (protocol.NOTIFICATION, protocol.NOTIFICATION_READ):
+            await self.send_text(text)  # the event is the frame
+        elif event["type"] == events.ACCOUNT_CHANGED:
+            await self.account_changed(event)
+
+    def parse(self, text_data: str | None, bytes_data: bytes | None) -> protocol.InboxFrame:
+        return protocol.parse_inbox_frame(text_data, bytes_data)
+
+    async def handle(self, frame: protocol.InboxFrame) -> None:
+        if isinstance(frame, protocol.PingIn):
+            await self.send_frame(protocol.pong())
+        else:
+            await services.amark_read(self.user, frame.ids)

@@ -1,0 +1,255 @@
+"""A person's notifications: stored for their account, then pushed to every page they have open, in every process.
+
+`notify` (and `anotify` for async code) is how any server code tells a
+signed-in person something: views, signals, management commands, cron jobs.
+Mentions and invitations come here too (`anotify_mentions`, `notify_invitation`).
+Each is stored first, so a person who is away finds it on their next page;
+then it goes to the account's Group (`chat.groups.inbox_group_name`), which
+every process with one of the person's notification sockets listens to.
+Reading one (`mark_read`, `mark_all_read`) is told to the same Group, so the
+person's other tabs follow at once.
+
+The push is a courtesy, the row is the truth: a push that fails (the channel
+layer is down) is logged, and the pages get the notification when they next
+connect. An account keeps its newest ``CHAT_NOTIFICATIONS_KEPT``.
+"""
+
+import logging
+import math
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.identity import ACCOUNT_KEY_PREFIX, account_id, account_key, is_account
+from chat import limits, protocol
+from chat.groups import inbox_group_name
+from chat.models import Message, Room
+from notifications import selectors
+from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification
+
+logger = logging.getLogger(__name__)
+
+# How much of a message a mention's notification quotes.
+MENTION_PREVIEW_CHARACTERS = 120
+
+_http_url = URLValidator(schemes=["http", "https"])
+
+
+class NotAnAccount(ValueError):
+    """Only an active account has notifications; guests have the live toast and no inbox."""
+
+
+def check_link(link: object) -> str:
+    """A notification's link as stored: ``""``, a path of this site (``/chat/physics/``) or an http(s) URL.
+
+    Raises `protocol.ProtocolError` (``invalid_field``) for anything else: a
+    ``javascript:`` link, a ``//host`` path that browsers read as another site, white space.
+    """
+    if link is None or link == "":
+        return ""
+    if not isinstance(link, str):
+        raise protocol.ProtocolError(protocol.INVALID_FIELD, 'The "link" field must be a string.')
+    if len(link) > LINK_MAX_LENGTH:
+        raise protocol.ProtocolError(protocol.INVALID_FIELD, f"The link is longer than {LINK_MAX_LENGTH} characters.")
+    if link != "".join(link.split()) or not link.isprintable() or "\\" in link:
+        raise protocol.ProtocolError(
+            protocol.INVALID_FIELD, "The link can't hold spaces, backslashes or control characters."
+        )
+    if link.startswith("/") and not link.startswith("//"):
+        return link
+    try:
+        _http_url(link)
+    except ValidationError:
+        raise protocol.ProtocolError(
+            protocol.INVALID_FIELD, "The link must be a path of this site (starting with one /) or an http(s) URL."
+        ) from None
+    return link
+
+
+def check_text(text: object) -> str:
+    """A notification's text (at most `TEXT_MAX_LENGTH` characters), or raise `protocol.ProtocolError`."""
+    return protocol.check_message_text(text, TEXT_MAX_LENGTH)
+
+
+def _require_account(user: Any) -> None:
+    if not is_account(user):
+        raise NotAnAccount("Only an active account has notifications.")
+
+
+# --8<-- [start:save]
+@transaction.atomic
+def save_notification(
+    user_id: int, text: str, link: str = "", kind: str = Notification.Kind.SERVER, room: str = ""
+) -> Notification:
+    """Store a notification for the account, and delete what it keeps beyond ``CHAT_NOTIFICATIONS_KEPT``."""
+    notification = Notification.objects.create(user_id=user_id, text=text, link=link, kind=kind, room=room)
+    kept = settings.CHAT_NOTIFICATIONS_KEPT
+    beyond = list(
+        Notification.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True)[kept : kept + 1]
+    )
+    if beyond:
+        Notification.objects.filter(user_id=user_id, id__lte=beyond[0]).delete()
+    return notification
+
+
+# --8<-- [end:save]
+
+
+# --8<-- [start:publish]
+async def apublish(user_id: int, frame: dict[str, Any]) -> None:
+    """Send a frame to every notification socket of the account, in every process: never raises."""
+    try:
+        await get_channel_layer().group_send(inbox_group_name(user_id), frame)
+    except Exception:  # stored already: the person's pages get it when they next connect
+        logger.warning("Could not push a notification frame to account %s; it is stored", user_id, exc_info=True)
+
+
+# --8<-- [end:publish]
+
+
+def _publish_on_commit(user_id: int, frame: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: async_to_sync(apublish)(user_id, frame))
+
+
+# --8<-- [start:notify]
+def notify(user: Any, text: str, link: str | None = None) -> Notification:
+    """Tell a signed-in person something: stored, then pushed to every page they have open.
+
+    `link`, if given, is where the notification leads: a path of this site or
+    an http(s) URL. Raises `NotAnAccount` for a guest or an inactive account, and
+    `protocol.ProtocolError` for text or a link it can't take. Inside a
+    transaction, the push waits for the commit.
+    """
+    _require_account(user)
+    text, link = check_text(text), check_link(link)
+    with transaction.atomic():
+        notification = save_notification(user.pk, text, link)
+        _publish_on_commit(user.pk, selectors.notification_frame(notification))
+    return notification
+
+
+async def anotify(user: Any, text: str, link: str | None = None) -> Notification:
+    """`notify` for async code."""
+    _require_account(user)
+    text, link = check_text(text), check_link(link)
+    notification = await database_sync_to_async(save_notification)(user.pk, text, link)
+    await apublish(user.pk, selectors.notification_frame(notification))
+    return notification
+
+
+# --8<-- [end:notify]
+
+def sender_budget(sender: str, client_address: str | None) -> limits.TokenBucket:
+    """The bucket of notifications one sender may still make: an account's own, else its address's.
+
+    A guest's key costs nothing to change (a socket without the cookie is a new guest),
+    so guests are counted by address; an account is counted as itself, whatever its address.
+    """
+    key = sender if sender.startswith(ACCOUNT_KEY_PREFIX) or client_address is None else f"address:{client_address}"
+    per_minute = settings.CHAT_NOTIFICATIONS_PER_SENDER
+    return limits.notification_senders.bucket(key, per_minute / 60, per_minute)
+
+
+def mention_text(room: Room, message: Message) -> str:
+    """What a mention's notification says: who, where, and the start of what they said."""
+    where = {Room.Kind.PRIVATE: room.title, Room.Kind.DIRECT: "your direct conversation"}.get(room.kind, room.name)
+    said = " ".join(message.text.split())
+    if len(said) > MENTION_PREVIEW_CHARACTERS:
+        said = said[: MENTION_PREVIEW_CHARACTERS - 1] + "…"
+    return f"{message.author} mentioned you in {where}: {said}"
+
+
+def room_link(room: Room) -> str:
+    return f"/chat/{quote(room.name, safe='')}/"
+
+
+def save_mentions(room: Room, message: Message, user_ids: Iterable[int]) -> list[Notification]:
+    """One notification for each account in `user_ids` (active ones) that `message` mentions."""
+    text, link = mention_text(room, message), room_link(room)
+    active = get_user_model().objects.filter(pk__in=list(user_ids), is_active=True).order_by("pk")
+    return [
+        save_notification(pk, text, link, Notification.Kind.MENTION, room.name)
+        for pk in active.values_list("pk", flat=True)
+    ]
+
+
+# --8<-- [start:mentions]
+async def anotify_mentions(room: Room, message: Message, people: set[str], client_address: str | None = None) -> None:
+    """Notify the accounts among the `people` a message mentions (person keys, `chat.mentions`), within budget.
+
+    Guests among them have only the live toast. Past the sender's budget the
+    rest get no notification; the message is said all the same.
+    """
+    user_ids = sorted(user_id for user_id in map(account_id, people) if user_id is not None)
+    if not user_ids:
+        return
+    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0:
+        budget = sender_budget(message.sender, client_address)
+        user_ids = [user_id for user_id in user_ids if budget.take()]
+    for notification in await database_sync_to_async(save_mentions)(room, message, user_ids):
+        await apublish(notification.user_id, selectors.notification_frame(notification))
+
+
+# --8<-- [end:mentions]
+
+
+def notify_invitation(user: Any, room: Room, by: Any, link: str) -> Notification | None:
+    """Tell an account it was invited to a private room; None past the inviter's budget (nothing stored)."""
+    _require_account(user)
+    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0 and not sender_budget(account_key(by.pk), None).take():
+        return None
+    text = f"{by.get_username()} invited you to the private room {room.title or room.name}"
+    with transaction.atomic():
+        notification = save_notification(user.pk, text, link, Notification.Kind.INVITATION, room.name)
+        _publish_on_commit(user.pk, selectors.notification_frame(notification))
+    return notification
+
+
+def seconds_until_sender_may(sender: str, client_address: str | None = None) -> int:
+    """Whole seconds until a sender past its budget may make a notification again."""
+    return math.ceil(sender_budget(sender, client_address).seconds_until_next())
+
+
+# --8<-- [start:read]
+@transaction.atomic
+def mark_read(user: Any, ids: Iterable[int]) -> list[int]:
+    """Mark those of `ids` that are the account's unread notifications read; returns which ones were."""
+    unread = Notification.objects.filter(user_id=user.pk, id__in=list(ids), read__isnull=True)
+    changed = list(unread.values_list("id", flat=True))
+    Notification.objects.filter(id__in=changed).update(read=timezone.now())
+    return changed
+
+
+@transaction.atomic
+def mark_all_read(user: Any) -> int | None:
+    """Mark every unread notification of the account read; returns the newest id marked, None if none was unread."""
+    unread = Notification.objects.filter(user_id=user.pk, read__isnull=True)
+    newest = unread.order_by("-id").values_list("id", flat=True).first()
+    if newest is not None:
+        unread.filter(id__lte=newest).update(read=timezone.now())
+    return newest
+
+
+async def amark_read(user: Any, ids: Iterable[int] | None) -> None:
+    """Mark notifications read (`ids`, or all of them for None), and tell the account's other pages."""
+    if ids is None:
+        newest = await database_sync_to_async(mark_all_read)(user)
+        if newest is not None:
+            await apublish(user.pk, protocol.notification_read([], up_to=newest))
+        return
+    changed = await database_sync_to_async(mark_read)(user, ids)
+    if changed:
+        await apublish(user.pk, protocol.notification_read(changed))
+
+
+# --8<-- [end:read]
