@@ -33,7 +33,7 @@ from chat.mentions import amentioned_people
 from chat.models import Message, Room
 from chat.process import process_state
 from chat.selectors import message_frame
-from notifications.services import anotify_mentions
+from notifications.services import anotify_mentions, forget_mentions
 
 SYSTEM_AUTHOR = "System"
 
@@ -238,6 +238,7 @@ def delete_stored_message(message: Message) -> None:
     message.text = ""
     message.deleted = timezone.now()
     message.save(update_fields=["text", "deleted"])
+    forget_mentions(message)
 
 
 def delete_message(room: Room, message_id: int) -> bool:

@@ -22,6 +22,14 @@ class Notification(models.Model):
         max_length=LINK_MAX_LENGTH, blank=True, default="", help_text="Where it leads, if anywhere."
     )
     room = models.CharField(max_length=64, blank=True, default="", help_text="The room it is about, if any.")
+    message = models.ForeignKey(
+        "chat.Message",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The message that mentioned the person; deleting it deletes this.",
+    )
     created = models.DateTimeField(default=timezone.now)
     read = models.DateTimeField(null=True, blank=True, help_text="When the person marked it read; empty while unread.")
 

@@ -89,10 +89,17 @@ def _require_account(user: Any) -> None:
 # --8<-- [start:save]
 @transaction.atomic
 def save_notification(
-    user_id: int, text: str, link: str = "", kind: str = Notification.Kind.SERVER, room: str = ""
+    user_id: int,
+    text: str,
+    link: str = "",
+    kind: str = Notification.Kind.SERVER,
+    room: str = "",
+    message: Message | None = None,
 ) -> Notification:
     """Store a notification for the account, and delete what it keeps beyond ``CHAT_NOTIFICATIONS_KEPT``."""
-    notification = Notification.objects.create(user_id=user_id, text=text, link=link, kind=kind, room=room)
+    notification = Notification.objects.create(
+        user_id=user_id, text=text, link=link, kind=kind, room=room, message=message
+    )
     kept = settings.CHAT_NOTIFICATIONS_KEPT
     beyond = list(
         Notification.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True)[kept : kept + 1]
@@ -149,6 +156,7 @@ async def anotify(user: Any, text: str, link: str | None = None) -> Notification
 
 # --8<-- [end:notify]
 
+
 def sender_budget(sender: str, client_address: str | None) -> limits.TokenBucket:
     """The bucket of notifications one sender may still make: an account's own, else its address's.
 
@@ -178,7 +186,7 @@ def save_mentions(room: Room, message: Message, user_ids: Iterable[int]) -> list
     text, link = mention_text(room, message), room_link(room)
     active = get_user_model().objects.filter(pk__in=list(user_ids), is_active=True).order_by("pk")
     return [
-        save_notification(pk, text, link, Notification.Kind.MENTION, room.name)
+        save_notification(pk, text, link, Notification.Kind.MENTION, room.name, message)
         for pk in active.values_list("pk", flat=True)
     ]
 
@@ -188,12 +196,14 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
     """Notify the accounts among the `people` a message mentions (person keys, `chat.mentions`), within budget.
 
     Guests among them have only the live toast. Past the sender's budget the
-    rest get no notification; the message is said all the same.
+    rest get no notification; the message is said all the same. Each notification
+    quotes the message, so deleting the message deletes them (`forget_mentions`).
     """
     user_ids = sorted(user_id for user_id in map(account_id, people) if user_id is not None)
     if not user_ids:
         return
-    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0:
+    # Server code's messages (no sender) are not counted: the API that posts them has a rate of its own.
+    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0 and message.sender:
         budget = sender_budget(message.sender, client_address)
         user_ids = [user_id for user_id in user_ids if budget.take()]
     for notification in await database_sync_to_async(save_mentions)(room, message, user_ids):
@@ -201,6 +211,11 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
 
 
 # --8<-- [end:mentions]
+
+
+def forget_mentions(message: Message) -> None:
+    """Delete the notifications that quote a message being deleted; pages drop them when they next connect."""
+    Notification.objects.filter(message=message).delete()
 
 
 def notify_invitation(user: Any, room: Room, by: Any, link: str) -> Notification | None:
