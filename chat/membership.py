@@ -10,6 +10,8 @@ Zulip's ``do_*`` actions are: each checks who asks, writes in one transaction,
 and once that commits tells every process ``membership.changed`` (on
 ``people.accounts``), so that the person's open sockets ask again at once
 (`ChatConsumer.membership_changed`) and their lobby lists their rooms afresh.
+`invite_person` changes no membership: it tells the invited account, as a
+notification (`notifications.services`), where the room's invite link is.
 """
 
 import secrets
@@ -19,13 +21,16 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 from django.utils.text import slugify
 
-from accounts.identity import is_account
+from accounts.identity import account_key, is_account
 from chat import events, selectors, services
 from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name, clean_room_title
 from chat.models import Invite, Membership, Room
 from chat.process import process_state
+from notifications.models import Notification
+from notifications.services import notify_invitation, seconds_until_sender_may
 
 # Invites of one room at once: enough for a class to hand out a few, and a bound on the rows
 # one room's moderators can make. Revoking one deletes its row, which frees its place.
@@ -52,7 +57,11 @@ class LimitReached(MembershipError):
 
 
 class NotFound(MembershipError):
-    """No such invite (unknown or revoked) or member (a page answers 404)."""
+    """No such invite (unknown or revoked), member or account (a page answers 404)."""
+
+
+class AlreadyMember(MembershipError):
+    """The person to invite is in the room already (a page answers 400)."""
 
 
 ### Reads ###
@@ -233,6 +242,52 @@ def create_invite(room: Room, by: Any) -> Invite:
             f"This room has {LIVE_INVITES_PER_ROOM} invite links already, the most it may; revoke one first."
         )
     return Invite.objects.create(room=room, token=secrets.token_urlsafe(24), created_by=by)
+
+
+@transaction.atomic
+def invite_person(room: Room, by: Any, username: str) -> Notification:
+    """Invite the account `username` to the room: an ``invitation`` notification that leads to an invite link.
+
+    The room's owner and moderators invite, as they make links. The link is the
+    room's newest that works, whoever made it, or a new one: inviting people one
+    by one adds no rows beyond the first link, and revoking that link stops the
+    invitations that lead to it, as it stops any copy of it. Each invitation is one
+    notification of the inviter's ``CHAT_NOTIFICATIONS_PER_SENDER`` a minute
+    (mentions spend the same budget); past it, nothing is stored.
+    """
+    if room.kind == Room.Kind.DIRECT:
+        raise NotAllowed("A direct conversation is for its two people: nobody can be invited to it.")
+    _require_manager(room, by)
+    invitee = _active_account_named(username)
+    if Membership.objects.filter(room=room, user_id=invitee.pk).exists():
+        raise AlreadyMember(f"{invitee.get_username()} is a member of this room already.")
+    Room.objects.select_for_update().filter(pk=room.pk).first()  # two invitations at once make one link, not two
+    invite = room.invites.order_by("-created", "-pk").first() or create_invite(room, by)
+    notification = notify_invitation(invitee, room, by, reverse("chat:join", args=[invite.token]))
+    if notification is None:
+        seconds = seconds_until_sender_may(account_key(by.pk))
+        raise LimitReached(
+            "You have sent as many invitations and mentions as one account may in a minute; "
+            f"try again in {seconds} second{'' if seconds == 1 else 's'}."
+        )
+    return notification
+
+
+def _active_account_named(username: str) -> Any:
+    """The active account called `username`, case aside if that names only one (as "Message a person" finds them)."""
+    username = username.strip()
+    if not username:
+        raise NotFound("Type the username of the person to invite.")
+    accounts = get_user_model().objects.filter(is_active=True)
+    field = get_user_model().USERNAME_FIELD
+    account = accounts.filter(**{field: username}).first()
+    if account is None:
+        alike = list(accounts.filter(**{f"{field}__iexact": username})[:2])
+        account = alike[0] if len(alike) == 1 else None
+    if account is None:
+        shown = username if len(username) <= 40 else username[:40] + "…"
+        raise NotFound(f"Nobody called “{shown}” has an account here (or it is no longer in use).")
+    return account
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -148,11 +149,17 @@ def where_they_were(request: HttpRequest) -> str:
     return reverse("chat:index")
 
 
-def member_action(room: Room, by: object, post: dict) -> None:
-    """Do what one of the members page's buttons posted: its ``action``, with a ``username`` or an ``invite``."""
+def member_action(room: Room, by: object, post: dict) -> str | None:
+    """Do what one of the members page's forms posted: its ``action``, with a ``username`` or an ``invite``.
+
+    Returns what to tell the person once done, if the page doesn't show it by itself.
+    """
     action, username = post.get("action"), post.get("username", "")
     if action == "invite":
         membership.create_invite(room, by)
+    elif action == "invite-person":
+        invited = membership.invite_person(room, by, username).user.get_username()
+        return f"Invited {invited}: they have a notification with a link to join the room."
     elif action == "revoke":
         invite = post.get("invite", "")
         # isdecimal, not isdigit: "²" is a digit that int() refuses.
@@ -163,6 +170,7 @@ def member_action(room: Room, by: object, post: dict) -> None:
         membership.set_role(room, by, username, action.removeprefix("make-"))
     else:
         raise membership.NotAllowed("That is no action of this page.")
+    return None
 
 
 @login_required
@@ -177,10 +185,12 @@ def members(request: HttpRequest, room_name: str) -> HttpResponse:
     problem, status = None, 200
     if request.method == "POST":
         try:
-            member_action(room, request.user, request.POST)
+            done = member_action(room, request.user, request.POST)
         except membership.MembershipError as exc:
             problem, status = str(exc), _status_of(exc)
         else:
+            if done:
+                messages.success(request, done)  # shown by the page the redirect leads to, once
             return redirect("chat:members", room_name=room.name)  # after a post, a page that can be reloaded
     invites = [
         (invite, request.build_absolute_uri(reverse("chat:join", args=[invite.token])))
@@ -191,6 +201,8 @@ def members(request: HttpRequest, room_name: str) -> HttpResponse:
         "invites": invites,
         "members": membership.members_of(room, request.user),
         "problem": problem,
+        # A refused invitation keeps the name typed, to correct it.
+        "invite_username": request.POST.get("username", "") if request.POST.get("action") == "invite-person" else "",
     }
     return render(request, "chat/members.html", context, status=status)
 

@@ -8,9 +8,10 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import override_settings
 
-from chat import membership
-from chat.groups import ACCOUNTS_GROUP, InvalidRoomName, clean_room_name
+from chat import direct, membership
+from chat.groups import ACCOUNTS_GROUP, InvalidRoomName, clean_room_name, inbox_group_name
 from chat.models import Invite, Membership, Room
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db(transaction=True)  # transaction: changes are told once committed
 
@@ -217,3 +218,135 @@ def test_a_deactivated_member_sees_nothing() -> None:
     people["bob"].save()
     assert not membership.may_see(room, people["bob"])
     assert Membership.objects.filter(room=room, user=people["bob"]).exists()
+
+
+# Inviting a person by username: a notification that leads to an invite link.
+
+
+@pytest.fixture
+def inbox_frames():
+    """Call the result with an account for the frames its notification sockets were sent so far."""
+    layer = get_channel_layer()
+    channels = {}
+
+    def received(user: User) -> list[dict]:
+        if user.pk not in channels:
+            channels[user.pk] = async_to_sync(layer.new_channel)()
+            async_to_sync(layer.group_add)(inbox_group_name(user.pk), channels[user.pk])
+        frames = []
+        while (queue := layer.channels.get(channels[user.pk])) is not None and not queue.empty():
+            frames.append(async_to_sync(layer.receive)(channels[user.pk]))
+        return frames
+
+    return received
+
+
+def nothing_stored_for(room: Room) -> bool:
+    return not Notification.objects.exists() and not Invite.objects.filter(room=room).exists()
+
+
+def test_an_invited_account_is_notified_with_a_link_that_joins_the_room(inbox_frames) -> None:
+    ann, bob = account("ann"), account("bob")
+    room = membership.create_private_room(ann, "Maths")
+    inbox_frames(bob)
+    notification = membership.invite_person(room, ann, "bob")
+    invite = Invite.objects.get(room=room)
+    assert (notification.user_id, notification.kind, notification.room) == (bob.pk, "invitation", room.name)
+    assert notification.text == "ann invited you to the private room Maths"
+    assert notification.link == f"/chat/join/{invite.token}/"
+    [frame] = inbox_frames(bob)
+    assert (frame["type"], frame["id"], frame["link"]) == ("notification", notification.pk, notification.link)
+    assert membership.role_of(room, bob) is None, "an invitation is no membership until followed"
+    membership.join_by_invite(bob, invite.token)
+    assert membership.role_of(room, bob) == "member"
+
+
+def test_an_invitation_reuses_the_room_s_newest_link_whoever_made_it() -> None:
+    room, people = room_of_four()  # the owner made three links
+    newest = membership.create_invite(room, people["mod"])
+    account("dan")
+    account("eve")
+    links = {membership.invite_person(room, people["ann"], name).link for name in ("dan", "eve")}
+    assert links == {f"/chat/join/{newest.token}/"}
+    assert Invite.objects.filter(room=room).count() == 4, "no link made while one works"
+
+
+def test_an_invited_name_is_found_case_aside_when_it_names_one_account() -> None:
+    ann, bob = account("ann"), account("bob")
+    room = membership.create_private_room(ann, "maths")
+    assert membership.invite_person(room, ann, "  BOB ").user_id == bob.pk
+    account("Bob")
+    with pytest.raises(membership.NotFound, match="Nobody called “BOB”"):
+        membership.invite_person(room, ann, "BOB")
+
+
+def test_only_the_owner_and_moderators_invite_people() -> None:
+    room, people = room_of_four()
+    account("dan")
+    staff = User.objects.create_user("staff", is_staff=True)
+    for asker in (people["bob"], staff, AnonymousUser()):
+        with pytest.raises(membership.NotAllowed, match="Only the room's owner and moderators"):
+            membership.invite_person(room, asker, "dan")
+    assert not Notification.objects.exists()
+    assert membership.invite_person(room, people["mod"], "dan").user.get_username() == "dan"
+    with pytest.raises(membership.NotAllowed):
+        membership.invite_person(Room.objects.create(name="public-room"), people["ann"], "dan")
+
+
+@pytest.mark.parametrize(
+    ("username", "error", "says"),
+    [
+        ("nobody", membership.NotFound, "Nobody called “nobody” has an account here"),
+        ("gone", membership.NotFound, "Nobody called “gone” has an account here"),
+        ("   ", membership.NotFound, "Type the username"),
+        ("bob", membership.AlreadyMember, "bob is a member of this room already"),
+        ("ann", membership.AlreadyMember, "ann is a member of this room already"),
+    ],
+)
+def test_an_unknown_inactive_or_member_name_is_refused_and_stores_nothing(username, error, says) -> None:
+    ann, bob = account("ann"), account("bob")
+    User.objects.create_user("gone", is_active=False)
+    room = membership.create_private_room(ann, "maths")
+    Membership.objects.create(room=room, user=bob)
+    with pytest.raises(error, match=says):
+        membership.invite_person(room, ann, username)
+    assert nothing_stored_for(room)
+
+
+def test_nobody_is_invited_to_a_direct_conversation() -> None:
+    ann = account("ann")
+    account("bob")
+    account("cat")
+    room = direct.open_direct_room(ann, "bob")
+    Membership.objects.filter(room=room, user=ann).update(role=Membership.Role.OWNER)  # as an admin's edit might
+    with pytest.raises(membership.NotAllowed, match="direct conversation"):
+        membership.invite_person(room, ann, "cat")
+    assert nothing_stored_for(room)
+    assert members_of(room) == {"ann": "owner", "bob": "member"}
+
+
+@override_settings(CHAT_NOTIFICATIONS_PER_SENDER=2)
+def test_invitations_spend_the_inviter_s_notification_budget() -> None:
+    room, people = room_of_four()
+    for name in ("dan", "eve", "fay"):
+        account(name)
+    membership.invite_person(room, people["ann"], "dan")
+    membership.invite_person(room, people["ann"], "eve")
+    with pytest.raises(membership.LimitReached, match=r"try again in \d+ seconds?\.") as refused:
+        membership.invite_person(room, people["ann"], "fay")
+    assert 0 < int(re.search(r"in (\d+) second", str(refused.value)).group(1)) <= 30  # 2 a minute: one every 30 s
+    assert not Notification.objects.filter(user=User.objects.get(username="fay")).exists()
+    membership.invite_person(room, people["mod"], "fay")  # the budget is the inviter's own
+
+
+@override_settings(CHAT_NOTIFICATIONS_PER_SENDER=1)
+def test_an_invitation_past_the_budget_makes_no_link() -> None:
+    ann = account("ann")
+    account("bob")
+    account("cat")
+    room = membership.create_private_room(ann, "maths")
+    membership.invite_person(room, ann, "bob")
+    membership.revoke_invite(room, ann, Invite.objects.get(room=room).pk)
+    with pytest.raises(membership.LimitReached):
+        membership.invite_person(room, ann, "cat")
+    assert not Invite.objects.filter(room=room).exists()

@@ -10,8 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from chat import membership
+from chat import direct, membership
 from chat.models import Invite, Message, Room
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -211,6 +212,94 @@ def test_every_post_needs_the_csrf_token(room: Room, ann: User, path: str) -> No
     assert response.status_code == 403
     assert Invite.objects.filter(room=room).count() == 1
     assert room.memberships.count() == 1
+
+
+# Inviting a person by username, from the members page.
+
+
+def invite_by_name(client: Client, room: Room, username: str):
+    return client.post(page(room, "members/"), {"action": "invite-person", "username": username})
+
+
+def test_the_owner_invites_a_person_by_name_and_they_join_through_the_notification(room: Room, ann: User) -> None:
+    bob = User.objects.create_user("bob")
+    owner = browser(ann)
+    assert 'id="invite-username-input"' in owner.get(page(room, "members/")).content.decode()
+    assert invite_by_name(owner, room, "bob").url == page(room, "members/")
+    html = owner.get(page(room, "members/")).content.decode()
+    assert re.search(r'id="members-notice"[^>]*>\s*<p>Invited bob: they have a notification', html)
+    assert 'id="members-notice"' not in owner.get(page(room, "members/")).content.decode(), "said once"
+
+    [notification] = Notification.objects.filter(user=bob)
+    assert notification.kind == "invitation"
+    invited = browser(bob)
+    assert 'id="invite-join"' in invited.get(notification.link).content.decode()
+    assert invited.post(notification.link).url == page(room)
+    assert membership.role_of(room, bob) == "member"
+    assert invited.get(page(room)).status_code == 200
+
+
+def test_a_moderator_invites_by_name_too(room: Room) -> None:
+    User.objects.create_user("dan")
+    moderator = browser(member(room, "mod", "moderator"))
+    assert 'id="invite-username-submit"' in moderator.get(page(room, "members/")).content.decode()
+    assert invite_by_name(moderator, room, "dan").status_code == 302
+    assert Notification.objects.filter(user__username="dan", kind="invitation").count() == 1
+
+
+def test_nobody_else_invites_by_name(room: Room, ann: User) -> None:
+    User.objects.create_user("dan")
+    for who in (member(room, "bob"), User.objects.create_user("cat")):  # a plain member, a stranger
+        assert invite_by_name(browser(who), room, "dan").status_code == 403
+    conversation = direct.open_direct_room(ann, "bob")
+    assert invite_by_name(browser(ann), conversation, "dan").status_code == 403, "a direct room has no managers"
+    assert invite_by_name(browser(None), room, "dan").url.startswith("/accounts/login/?next=")
+    assert not Notification.objects.exists()
+    assert Invite.objects.filter(room=room).count() == 1, "only the one the fixture's member joined through"
+
+
+@pytest.mark.parametrize(
+    ("username", "status", "says"),
+    [
+        ("nobody", 404, "Nobody called “nobody” has an account here (or it is no longer in use)."),
+        ("gone", 404, "Nobody called “gone” has an account here (or it is no longer in use)."),
+        ("", 404, "Type the username of the person to invite."),
+        ("ann", 400, "ann is a member of this room already."),
+    ],
+)
+def test_inviting_by_name_says_why_it_cannot(room: Room, ann: User, username: str, status: int, says: str) -> None:
+    User.objects.create_user("gone", is_active=False)
+    response = invite_by_name(browser(ann), room, username)
+    assert response.status_code == status
+    html = response.content.decode()
+    assert re.search(r'<p id="members-error"[^>]*>(.*?)</p>', html).group(1) == says
+    assert re.search(r'<input[^>]*id="invite-username-input"[^>]*>', html).group(0).endswith(f'value="{username}">')
+    assert not Notification.objects.exists()
+    assert not Invite.objects.filter(room=room).exists()
+
+
+@override_settings(CHAT_NOTIFICATIONS_PER_SENDER=1)
+def test_inviting_past_the_budget_says_when_to_try_again(room: Room, ann: User) -> None:
+    User.objects.create_user("bob")
+    User.objects.create_user("cat")
+    owner = browser(ann)
+    assert invite_by_name(owner, room, "bob").status_code == 302
+    response = invite_by_name(owner, room, "cat")
+    assert response.status_code == 400
+    assert re.search(
+        r'id="members-error"[^>]*>You have sent as many invitations and mentions as one account may in '
+        r"a minute; try again in \d+ seconds?\.</p>",
+        response.content.decode(),
+    )
+    assert not Notification.objects.filter(user__username="cat").exists()
+
+
+def test_inviting_by_name_needs_the_csrf_token(room: Room, ann: User) -> None:
+    User.objects.create_user("bob")
+    response = invite_by_name(browser(ann, enforce_csrf_checks=True), room, "bob")
+    assert response.status_code == 403
+    assert not Notification.objects.exists()
+    assert not Invite.objects.filter(room=room).exists()
 
 
 # Notifications go to public rooms only.
