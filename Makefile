@@ -115,7 +115,7 @@ test: system-packages setup node_modules/.installed lint check docs
 
 # The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
 docs: $(DOCS_VENV)/.installed
-	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
 
 unit integration functional: system-packages setup node_modules/.installed
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)

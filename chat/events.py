@@ -18,11 +18,19 @@ Each event, who sends it, to which Group, and the frame it becomes:
   to the sockets of the people named.
 - ``directory.room``: `services.apublish_presence` and `apublish_activity`, to ``lobby.directory``; ``room.update``
   (a members-only room's carries its ``kind``: only its members' lobbies get it, with its ``title``).
-- ``account.changed``: `access`, to ``people.accounts``; ``error`` ``account_changed``, then close 4001.
+- ``account.changed``: `access`, to ``people.accounts``; ``error`` ``account_changed``, then close 4001 (room,
+  lobby and notification sockets).
 - ``membership.changed``: `membership`, to ``people.accounts``; ``error`` ``forbidden`` and close 4403 on the
   account's sockets in the room if it may no longer see it; the account's lobbies get the directory again.
+- ``notification``: `notifications.services` (`notify`, `anotify`, `anotify_mentions`, `notify_invitation`, once
+  stored), to the account's Group, ``inbox.<user id>`` (`groups.inbox_group_name`); the event is the frame.
+- ``notification.read``: `notifications.services.amark_read` (a read in one of the person's tabs, if it changed
+  anything), to ``inbox.<user id>``; the event is the frame, to every tab of the person.
 - ``layer.recovered``: `layers.ResilientRedisChannelLayer` after an outage, to each channel of the process;
   no frame, sockets fetch what they missed.
+
+The notification events are built by `protocol.notification` and `protocol.notification_read`: each is
+the frame its sockets send.
 """
 
 from typing import Any

@@ -81,9 +81,13 @@ def room_group_name(room_name: str) -> str:
 # --8<-- [end:room-group-name]
 
 
+# --8<-- [start:inbox-group-name]
 def inbox_group_name(user_id: object) -> str:
     """The channel-layer group of one account's notification sockets, in every process."""
     return f"{INBOX_GROUP_PREFIX}.{int(user_id)}"
+
+
+# --8<-- [end:inbox-group-name]
 
 
 def _group_name(prefix: str, name: str) -> str:

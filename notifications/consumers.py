@@ -50,6 +50,7 @@ class NotificationConsumer(PersonConsumer):
 
     # --8<-- [end:connect]
 
+    # --8<-- [start:group-event]
     async def group_event(self, event: dict, text: str) -> None:
         """An event of the account's Group or of ``people.accounts``, from the fan-out (`text`: it encoded)."""
         if self.held is None:
@@ -63,11 +64,16 @@ class NotificationConsumer(PersonConsumer):
         elif event["type"] == events.ACCOUNT_CHANGED:
             await self.account_changed(event)
 
+    # --8<-- [end:group-event]
+
     def parse(self, text_data: str | None, bytes_data: bytes | None) -> protocol.InboxFrame:
         return protocol.parse_inbox_frame(text_data, bytes_data)
 
+    # --8<-- [start:handle]
     async def handle(self, frame: protocol.InboxFrame) -> None:
         if isinstance(frame, protocol.PingIn):
             await self.send_frame(protocol.pong())
         else:
             await services.amark_read(self.user, frame.ids)
+
+    # --8<-- [end:handle]
