@@ -309,8 +309,9 @@ if not 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL:
 CHAT_API_TOKEN = os.environ.get("CHAT_API_TOKEN", "").strip()
 if CHAT_API_TOKEN and len(CHAT_API_TOKEN) < 20:
     raise ImproperlyConfigured("CHAT_API_TOKEN is too short to be a secret: use 20 or more random characters.")
-# Open sockets per client address, per Daphne process. 0 switches the limit off.
-CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 50)
+# Open sockets per client address, per Daphne process: 25 signed-in people behind one address, each with a
+# lobby and a room tab, and each tab's notification socket. 0 switches the limit off.
+CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 100)
 # Sockets a client address may open per Daphne process: on average per second, and at once (a class
 # behind one address opening the room together; raise it with CHAT_MAX_CONNECTIONS_PER_IP). A catch-up longer than
 # the history counts as one more for every CHAT_HISTORY_LENGTH messages. 0 switches the limit off.
