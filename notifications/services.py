@@ -18,7 +18,6 @@ import logging
 import math
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -149,6 +148,7 @@ async def anotify(user: Any, text: str, link: str | None = None) -> Notification
 
 # --8<-- [end:notify]
 
+
 def sender_budget(sender: str, client_address: str | None) -> limits.TokenBucket:
     """The bucket of notifications one sender may still make: an account's own, else its address's.
 
@@ -170,7 +170,12 @@ def mention_text(room: Room, message: Message) -> str:
 
 
 def room_link(room: Room) -> str:
-    return f"/chat/{quote(room.name, safe='')}/"
+    """The path of a room's page, its name unencoded (browsers encode it when followed).
+
+    Percent-encoded, a name of 64 letters of another script is a path of up to 775
+    characters, more than a link may hold; a room name needs no escaping in a path.
+    """
+    return f"/chat/{room.name}/"
 
 
 def save_mentions(room: Room, message: Message, user_ids: Iterable[int]) -> list[Notification]:
