@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.identity import ACCOUNT_KEY_PREFIX, account_id, account_key, is_account
@@ -193,7 +193,8 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
     """Notify the accounts among the `people` a message mentions (person keys, `chat.mentions`), within budget.
 
     Guests among them have only the live toast. Past the sender's budget the
-    rest get no notification; the message is said all the same.
+    rest get no notification; the message is said all the same. Never raises for
+    the database: the message is out already, and its sender must not be told it was not.
     """
     user_ids = sorted(user_id for user_id in map(account_id, people) if user_id is not None)
     if not user_ids:
@@ -201,7 +202,12 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
     if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0:
         budget = sender_budget(message.sender, client_address)
         user_ids = [user_id for user_id in user_ids if budget.take()]
-    for notification in await database_sync_to_async(save_mentions)(room, message, user_ids):
+    try:
+        notifications = await database_sync_to_async(save_mentions)(room, message, user_ids)
+    except DatabaseError as exc:  # the live toasts went; only the inboxes miss these
+        logger.warning("Could not store the notifications of a message's mentions in room %r: %s", room.name, exc)
+        return
+    for notification in notifications:
         await apublish(notification.user_id, selectors.notification_frame(notification))
 
 

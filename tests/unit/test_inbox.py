@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from accounts.identity import GUEST, Person, guest_key, identify
@@ -18,7 +18,7 @@ from chat.groups import room_group_name
 from chat.models import Message, Room
 from notifications import selectors, services
 from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification
-from tests.unit.communicator import socket_as
+from tests.unit.communicator import connect, login_data, session_cookie, socket_as
 from tests.unit.listeners import Listener, inbox_of, listen
 
 
@@ -481,3 +481,37 @@ def test_an_invitation_tells_the_account_within_the_inviter_s_budget() -> None:
     assert not Notification.objects.filter(user=cat).exists()
     with pytest.raises(services.NotAnAccount):
         services.notify_invitation(AnonymousUser(), room, ann, "/chat/")
+
+
+@database_sync_to_async
+def break_notification_inserts(broken: bool) -> None:
+    # A real database error, raised by SQLite itself.
+    with connection.cursor() as cursor:
+        if broken:
+            cursor.execute(
+                "CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications_notification "
+                "BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+            )
+        else:
+            cursor.execute("DROP TRIGGER refuse_notifications")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_whose_mentions_can_t_be_stored_is_still_said_and_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The message went to the room before its mentions were stored: the sender must not be told
+    # "not saved, send it again" for what everyone has read.
+    ann, _ = await accounts("ann", "bob")
+    sender = await connect("physics", await session_cookie(**login_data(ann)))
+    await break_notification_inserts(True)
+    try:
+        await sender.send_json_to({"message": "@bob the lab", "client_id": "c1"})
+        frames = [await sender.receive_json_from() for _ in range(2)]
+    finally:
+        await break_notification_inserts(False)
+    assert sorted(frame["type"] for frame in frames) == ["ack", "chat.message"]
+    assert not await Notification.objects.aexists()
+    assert "Could not store the notifications of a message's mentions in room 'physics'" in caplog.text
+    assert "Traceback" not in caplog.text
+    await sender.disconnect()
