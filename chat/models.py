@@ -108,6 +108,10 @@ class Message(models.Model):
         null=True, blank=True, help_text="When it was deleted; its text is gone, the row stays for catch-up."
     )
 
+    # Not stored: set on the message `services.save_message` finds for a resend (a client id its
+    # sender used already), whose mentions were notified when it was first stored.
+    resent = False
+
     class Meta:
         ordering = ["room", "room_message_id"]
         constraints = [

@@ -60,6 +60,7 @@ def save_message(
     if client_id:
         existing = locked.messages.filter(sender=said_by["sender"], client_id=client_id).first()
         if existing is not None:
+            existing.resent = True
             return existing
     locked.last_message_id += 1
     locked.save(update_fields=["last_message_id"])
@@ -108,7 +109,7 @@ async def apublish_message(room: Room, message: Message, client_address: str | N
     """Fan a stored message out to its room, and to the people it mentions wherever they are (`chat.mentions`).
 
     Mentioned accounts also get a notification (`notifications.services`), within the budget of
-    the sender (of its `client_address` for a guest).
+    the sender (of its `client_address` for a guest); a resend's were made when it was first stored.
     """
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
@@ -117,7 +118,9 @@ async def apublish_message(room: Room, message: Message, client_address: str | N
     mentioned = await amentioned_people(room, message.text, message.sender)
     if mentioned:
         await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
-        await anotify_mentions(room, message, mentioned, client_address)
+        # A resend's toast goes again, as its message does; what is stored for a person is made once.
+        if not message.resent:
+            await anotify_mentions(room, message, mentioned, client_address)
 
 
 # --8<-- [start:post-message]

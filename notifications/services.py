@@ -18,7 +18,6 @@ import logging
 import math
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -27,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.identity import ACCOUNT_KEY_PREFIX, account_id, account_key, is_account
@@ -178,7 +177,12 @@ def mention_text(room: Room, message: Message) -> str:
 
 
 def room_link(room: Room) -> str:
-    return f"/chat/{quote(room.name, safe='')}/"
+    """The path of a room's page, its name unencoded (browsers encode it when followed).
+
+    Percent-encoded, a name of 64 letters of another script is a path of up to 775
+    characters, more than a link may hold; a room name needs no escaping in a path.
+    """
+    return f"/chat/{room.name}/"
 
 
 def save_mentions(room: Room, message: Message, user_ids: Iterable[int]) -> list[Notification]:
@@ -197,7 +201,8 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
 
     Guests among them have only the live toast. Past the sender's budget the
     rest get no notification; the message is said all the same. Each notification
-    quotes the message, so deleting the message deletes them (`forget_mentions`).
+    quotes the message, so deleting the message deletes them (`forget_mentions`). Never
+    raises for the database: the message is out already, and its sender must not be told it was not.
     """
     user_ids = sorted(user_id for user_id in map(account_id, people) if user_id is not None)
     if not user_ids:
@@ -206,7 +211,12 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
     if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0 and message.sender:
         budget = sender_budget(message.sender, client_address)
         user_ids = [user_id for user_id in user_ids if budget.take()]
-    for notification in await database_sync_to_async(save_mentions)(room, message, user_ids):
+    try:
+        notifications = await database_sync_to_async(save_mentions)(room, message, user_ids)
+    except DatabaseError as exc:  # the live toasts went; only the inboxes miss these
+        logger.warning("Could not store the notifications of a message's mentions in room %r: %s", room.name, exc)
+        return
+    for notification in notifications:
         await apublish(notification.user_id, selectors.notification_frame(notification))
 
 
