@@ -515,3 +515,24 @@ async def test_a_message_whose_mentions_can_t_be_stored_is_still_said_and_acknow
     assert "Could not store the notifications of a message's mentions in room 'physics'" in caplog.text
     assert "Traceback" not in caplog.text
     await sender.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(CHAT_NOTIFICATIONS_PER_SENDER=1)
+async def test_server_code_s_mentions_are_not_counted_against_a_budget() -> None:
+    # Announcements have no sender: one shared budget would let one cron job starve every other.
+    (bob,) = await accounts("bob")
+    for number in range(3):
+        await chat_services.apost_notification("physics", f"@bob reminder {number}")
+    assert len(await mentions_of(bob)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deleting_a_message_deletes_the_notifications_that_quote_it() -> None:
+    ann, bob = await accounts("ann", "bob")
+    room = await Room.objects.acreate(name="physics")
+    kept = await chat_services.apost_message(room, person(ann), "@bob the notes")
+    regretted = await chat_services.apost_message(room, person(ann), "@bob something I regret")
+    await database_sync_to_async(chat_services.delete_stored_message)(regretted)
+    assert [m.text for m in await mentions_of(bob)] == ["ann mentioned you in physics: @bob the notes"]
+    assert (await Notification.objects.aget(user=bob)).message_id == kept.pk
