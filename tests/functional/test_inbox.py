@@ -230,6 +230,7 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
     assert carol.driver.title == "(1) Chat lobby"
     notify(carol_name, "The lab moved to room 4.", database_url=server_database, redis_url=redis_server.url)
     carol.wait().until(lambda d: d.title == "(2) Chat lobby", "the hidden tab's title did not count")
+    assert button.get_attribute("aria-label") == "Notifications, 2 unread"
     assert carol.driver.execute_script("return [window.permissionAsked, window.desktopShown];") == [0, []]
 
     carol.driver.find_element(By.ID, "notifications-desktop").click()
