@@ -52,8 +52,10 @@ export class RoomConnection {
   // Every heartbeatSeconds (0: never) the open socket is pinged, and one that
   // has heard nothing since the previous beat (not even its opening) is taken
   // for dead: so within two heartbeats of falling silent, or of starting to
-  // open without getting there.
-  constructor({ url, statusElement, retryButton, onFrame, onOpen = () => {}, onGone = () => {}, heartbeatSeconds = 0 }) {
+  // open without getting there. The status element and the retry button are
+  // optional: the bell's socket (bell.js) has a status line of its own in its
+  // panel, and no retry button: it reconnects by itself.
+  constructor({ url, statusElement = null, retryButton = null, onFrame, onOpen = () => {}, onGone = () => {}, heartbeatSeconds = 0 }) {
     this.url = url;
     this.statusElement = statusElement;
     this.retryButton = retryButton;
@@ -66,7 +68,7 @@ export class RoomConnection {
     this.attempt = 0;
     this.notBefore = 0; // Date.now() before which no reconnect goes: the server said how long to wait
     this.timers = [];
-    retryButton.addEventListener("click", () => this.open());
+    retryButton?.addEventListener("click", () => this.open());
     // The network is back: a socket still trying (maybe on the old network) starts afresh now.
     window.addEventListener("online", () => this.socket?.readyState !== WebSocket.OPEN && this.open());
     // Leaving the page closes the socket at once, so the room sees the person go
@@ -91,7 +93,7 @@ export class RoomConnection {
 
   open() {
     this.discard();
-    this.retryButton.hidden = true;
+    this.showRetry(false);
     this.showState("connecting", "Connecting…");
     const socket = new WebSocket(this.url());
     socket.addEventListener("open", () => {
@@ -154,7 +156,7 @@ export class RoomConnection {
       this.showState("closed", `Disconnected. Reconnecting in ${seconds} s…`);
     };
     countdown();
-    this.retryButton.hidden = false;
+    this.showRetry(true);
     this.timers.push(setInterval(countdown, 1000), setTimeout(() => this.open(), due - Date.now()));
   }
 
@@ -184,7 +186,12 @@ export class RoomConnection {
     return true;
   }
 
+  showRetry(shown) {
+    if (this.retryButton) this.retryButton.hidden = !shown;
+  }
+
   showState(state, text) {
+    if (!this.statusElement) return;
     this.statusElement.dataset.state = state;
     this.statusElement.textContent = text;
   }

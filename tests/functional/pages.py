@@ -174,6 +174,77 @@ class ChatPage:
             room,
         )
 
+    # The bell in the header of a signed-in person's pages (static/js/bell.js).
+
+    def has_bell(self) -> bool:
+        return bool(self.driver.find_elements(By.ID, "notification-bell"))
+
+    def wait_until_bell_connected(self) -> None:
+        self.wait().until(
+            lambda d: d.find_element(By.ID, "notifications-status").get_attribute("data-state") == "open",
+            "the bell's socket never opened",
+        )
+
+    def bell_count(self) -> int:
+        """The unread count the bell shows (0 when it shows none)."""
+        count = self.driver.find_element(By.ID, "notifications-count")
+        shown = count.get_attribute("data-count")
+        assert count.get_attribute("hidden") is None or shown == "0", "a count of unread ones, hidden"
+        return int(shown)
+
+    def wait_for_bell_count(self, count: int, timeout: float = 5) -> None:
+        self.wait(timeout).until(
+            lambda d: self.bell_count() == count, f"the bell never counted {count} (it says {self.bell_count()})"
+        )
+
+    def notifications(self) -> list[dict]:
+        """The bell's list, newest first: id, text, link (None without one), whether unread."""
+        # Read in one script: items are redrawn as reads and notifications arrive.
+        return self.driver.execute_script(
+            """return [...document.querySelectorAll('#notifications-list li.notification')].map((li) => ({
+                id: Number(li.dataset.id),
+                text: li.querySelector('.notification-text').textContent,
+                link: li.querySelector('a.notification-text')?.getAttribute('href') ?? null,
+                unread: li.classList.contains('unread'),
+            }));"""
+        )
+
+    def wait_for_notifications(self, texts: list[str], timeout: float = 5) -> list[dict]:
+        """The bell's list once it holds exactly `texts`, newest first."""
+        self.wait(timeout).until(
+            lambda d: [n["text"] for n in self.notifications()] == texts,
+            f"the bell never listed {texts} (it lists {[n['text'] for n in self.notifications()]})",
+        )
+        return self.notifications()
+
+    def bell_open(self) -> bool:
+        return self.driver.find_element(By.ID, "notifications-button").get_attribute("aria-expanded") == "true"
+
+    def open_bell(self) -> None:
+        if not self.bell_open():
+            self.driver.find_element(By.ID, "notifications-button").click()
+        assert self.driver.find_element(By.ID, "notifications-panel").is_displayed()
+
+    def notification_item(self, text: str) -> WebElement:
+        for item in self.driver.find_elements(By.CSS_SELECTOR, "#notifications-list li.notification"):
+            if item.find_element(By.CSS_SELECTOR, ".notification-text").get_attribute("textContent") == text:
+                return item
+        raise AssertionError(f"no notification {text!r} in the bell's list")
+
+    def mark_read(self, text: str) -> None:
+        """Press the notification's "Mark read" button, opening the bell first."""
+        self.open_bell()
+        self.notification_item(text).find_element(By.CSS_SELECTOR, "button.mark-read").click()
+
+    def follow_notification(self, text: str) -> None:
+        """Click the notification's link, opening the bell first."""
+        self.open_bell()
+        self.notification_item(text).find_element(By.CSS_SELECTOR, "a.notification-text").click()
+
+    def mark_all_read(self) -> None:
+        self.open_bell()
+        self.driver.find_element(By.ID, "notifications-mark-all").click()
+
     def accessibility_violations(self, axe_source: str) -> list[dict]:
         """axe-core's serious and critical findings on the current page."""
         self.driver.execute_script(axe_source)
