@@ -150,7 +150,8 @@ class Bell {
       statusElement: this.status,
       onFrame: (frame) => this.receive(frame),
       onGone: () => this.signedOut(),
-      heartbeatSeconds: socketSettings().heartbeat,
+      // Every page's header has the bell, and only some pages #socket-settings: the bell carries its own.
+      heartbeatSeconds: Number(root.dataset.heartbeat) || socketSettings().heartbeat,
     });
     this.listen();
     this.showDesktopChoice();

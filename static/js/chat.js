@@ -265,8 +265,11 @@ function removeMessage(frame) {
 }
 
 // Someone wrote @myName in another room: say so, with a way there (toasts.js keeps it to a few short notes).
+// A signed-in person's page has the bell instead, which counts the mention and keeps it:
+// a toast as well would say one thing twice, over the bell itself.
+const hasBell = document.getElementById("notification-bell") !== null;
 function showMention(frame) {
-  if (frame.room === roomName || typeof frame.room !== "string") return; // Already on this page.
+  if (hasBell || frame.room === roomName || typeof frame.room !== "string") return; // Already on this page.
   mentionToasts.show(frame);
 }
 
