@@ -139,3 +139,20 @@ def test_the_room_page_says_whether_its_person_may_delete_anyone_s_message(clien
     client.force_login(tutor)
     assert can_moderate("class-1a2b3c") is True, "a moderator of the room"
     assert can_moderate() is False, "elsewhere"
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/physics/", "/chat/join/no-such-invite/"])
+def test_a_signed_in_page_has_the_bell_with_its_count_and_heartbeat_and_a_guest_s_has_none(
+    client: Client, path: str, settings: object
+) -> None:
+    settings.CHAT_CLIENT_HEARTBEAT = 7.0
+    ann = User.objects.create_user("ann", password="a long password")
+    ann.notifications.create(text="one")
+    ann.notifications.create(text="two")
+    assert 'id="notification-bell"' not in client.get(path).content.decode()
+    client.force_login(ann)
+    html = client.get(path).content.decode()
+    # Pages such as a missing invite's have no socket settings of their own: the bell carries its heartbeat.
+    assert re.search(r'id="notification-bell"[^>]*data-heartbeat="7.0"', html)
+    assert re.search(r'id="notifications-count"[^>]*data-count="2"', html)
+    assert 'src="/static/js/bell.js"' in html
