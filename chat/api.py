@@ -70,14 +70,43 @@ def content_length(request: HttpRequest) -> int:
         return 0
 
 
-def parse_body(body: bytes) -> tuple[str, str]:
-    """The text and author of a request body, or raise `ProtocolError`."""
+def refuse_large_body(request: HttpRequest, limit: int) -> JsonResponse | None:
+    """The 413 for a body larger than `limit` bytes; Content-Length first, so an announced one is never read."""
+    if content_length(request) > limit or len(request.body) > limit:
+        return error(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    return None
+
+
+def load_object(body: bytes, example: str) -> dict:
+    """The JSON object a request body holds, or raise `ProtocolError` (`example` shows one in the error)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         raise protocol.ProtocolError(protocol.INVALID_JSON, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
-        raise protocol.ProtocolError(protocol.INVALID_FRAME, 'Send a JSON object, such as {"message": "hello"}.')
+        raise protocol.ProtocolError(protocol.INVALID_FRAME, f"Send a JSON object, such as {example}.")
+    return data
+
+
+def refused_body(exc: protocol.ProtocolError) -> JsonResponse:
+    """The answer to a body `ProtocolError`: 413 for text too long, 400 for the rest."""
+    return error(413 if exc.code == protocol.MESSAGE_TOO_LONG else 400, exc.code, exc.detail)
+
+
+def spend_rate(caller: str) -> JsonResponse | None:
+    """Take one request from the caller's budget (shared by the API's endpoints); the 429 when it is spent."""
+    bucket = limits.api_callers.bucket(caller, settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
+    if bucket.take():
+        return None
+    wait = bucket.seconds_until_next()
+    return error(
+        429, protocol.RATE_LIMITED, f"Too many requests; wait {wait:.1f} s.", **{"Retry-After": str(math.ceil(wait))}
+    )
+
+
+def parse_body(body: bytes) -> tuple[str, str]:
+    """The text and author of a request body, or raise `ProtocolError`."""
+    data = load_object(body, '{"message": "hello"}')
     protocol.check_fields(data, {"message", "author"}, "message")
     text = protocol.check_message_text(data["message"], settings.CHAT_MAX_MESSAGE_LENGTH)
     author = data.get("author", services.SYSTEM_AUTHOR)
@@ -102,22 +131,15 @@ async def post_room_message(request: HttpRequest, room_name: str) -> JsonRespons
         return error(404, protocol.INVALID_ROOM, str(exc))
     except protocol.ProtocolError as exc:  # a private room: notifications are for public ones
         return error(403, exc.code, exc.detail)
-    limit = max_body_bytes()
-    # Content-Length first: a body announced too large is refused before it is read.
-    if content_length(request) > limit or len(request.body) > limit:
-        return error(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    refusal = refuse_large_body(request, max_body_bytes())
+    if refusal is not None:
+        return refusal
     try:
         text, author = parse_body(request.body)
     except protocol.ProtocolError as exc:
-        return error(413 if exc.code == protocol.MESSAGE_TOO_LONG else 400, exc.code, exc.detail)
-    bucket = limits.api_callers.bucket(caller, settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
-    if not bucket.take():
-        wait = bucket.seconds_until_next()
-        return error(
-            429,
-            protocol.RATE_LIMITED,
-            f"Too many messages; wait {wait:.1f} s.",
-            **{"Retry-After": str(math.ceil(wait))},
-        )
+        return refused_body(exc)
+    refusal = spend_rate(caller)
+    if refusal is not None:
+        return refusal
     message = await services.apost_notification(room_name, text, author)
     return JsonResponse(selectors.message_frame(message), status=201)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from accounts.selectors import active_account_named, shown_username
 from chat.models import Membership, Room
 
 
@@ -66,18 +67,12 @@ def open_direct_room(user: Any, other_username: str) -> Room:
 
 
 def _active_account(username: str) -> Any:
-    """The active account called `username`; case aside if that names only one. Raises `NoSuchAccount`."""
-    username = username.strip()
-    if not username:
+    """The active account called `username` (`accounts.selectors.active_account_named`). Raises `NoSuchAccount`."""
+    if not username.strip():
         raise DirectRoomRefused("Type the username of the person to message.")
-    accounts = get_user_model().objects.filter(is_active=True)
-    field = get_user_model().USERNAME_FIELD
-    account = accounts.filter(**{field: username}).first()
+    account = active_account_named(username)
     if account is None:
-        alike = list(accounts.filter(**{f"{field}__iexact": username})[:2])
-        account = alike[0] if len(alike) == 1 else None
-    if account is None:
-        shown = username if len(username) <= 40 else username[:40] + "…"
+        shown = shown_username(username)
         raise NoSuchAccount(f"Nobody called “{shown}” has an account here (or it is no longer in use).")
     return account
 

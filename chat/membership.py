@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 
 from accounts.identity import account_key, is_account
+from accounts.selectors import active_account_named, shown_username
 from chat import events, selectors, services
 from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, clean_room_name, clean_room_title
 from chat.models import Invite, Membership, Room
@@ -274,18 +275,12 @@ def invite_person(room: Room, by: Any, username: str) -> Notification:
 
 
 def _active_account_named(username: str) -> Any:
-    """The active account called `username`, case aside if that names only one (as "Message a person" finds them)."""
-    username = username.strip()
-    if not username:
+    """The active account called `username` (`accounts.selectors.active_account_named`). Raises `NotFound`."""
+    if not username.strip():
         raise NotFound("Type the username of the person to invite.")
-    accounts = get_user_model().objects.filter(is_active=True)
-    field = get_user_model().USERNAME_FIELD
-    account = accounts.filter(**{field: username}).first()
+    account = active_account_named(username)
     if account is None:
-        alike = list(accounts.filter(**{f"{field}__iexact": username})[:2])
-        account = alike[0] if len(alike) == 1 else None
-    if account is None:
-        shown = username if len(username) <= 40 else username[:40] + "…"
+        shown = shown_username(username)
         raise NotFound(f"Nobody called “{shown}” has an account here (or it is no longer in use).")
     return account
 

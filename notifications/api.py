@@ -5,16 +5,13 @@ The same callers as the room API (`chat.api`): ``Authorization: Bearer
 same error shapes, and the same rate limit per caller.
 """
 
-import json
-import math
-
-from django.conf import settings
-from django.contrib.auth import get_user_model
+from channels.db import database_sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from chat import limits, protocol
-from chat.api import authenticate, content_length, error
+from accounts.selectors import active_account_named, shown_username
+from chat import protocol
+from chat.api import authenticate, error, load_object, refuse_large_body, refused_body, spend_rate
 from notifications import selectors, services
 from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH
 
@@ -24,13 +21,7 @@ MAX_BODY_BYTES = 12 * (TEXT_MAX_LENGTH + LINK_MAX_LENGTH) + 256
 
 def parse_body(body: bytes) -> tuple[str, str]:
     """The text and link of a request body, or raise `protocol.ProtocolError`."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise protocol.ProtocolError(protocol.INVALID_JSON, "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        detail = 'Send a JSON object, such as {"message": "Your essay was marked", "link": "/chat/english/"}.'
-        raise protocol.ProtocolError(protocol.INVALID_FRAME, detail)
+    data = load_object(body, '{"message": "Your essay was marked", "link": "/chat/english/"}')
     protocol.check_fields(data, {"message", "link"}, "message")
     return services.check_text(data["message"]), services.check_link(data.get("link"))
 
@@ -43,19 +34,18 @@ async def post_user_notification(request: HttpRequest, username: str) -> JsonRes
     caller = await authenticate(request)
     if isinstance(caller, JsonResponse):
         return caller
-    if content_length(request) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    refusal = refuse_large_body(request, MAX_BODY_BYTES)
+    if refusal is not None:
+        return refusal
     try:
         text, link = parse_body(request.body)
     except protocol.ProtocolError as exc:
-        return error(413 if exc.code == protocol.MESSAGE_TOO_LONG else 400, exc.code, exc.detail)
-    user = await get_user_model().objects.filter(username=username, is_active=True).afirst()
+        return refused_body(exc)
+    user = await database_sync_to_async(active_account_named)(username)
     if user is None:
-        return error(404, "unknown_user", f"No active account is called {username[:150]!r}.")
-    bucket = limits.api_callers.bucket(caller, settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
-    if not bucket.take():
-        wait = bucket.seconds_until_next()
-        headers = {"Retry-After": str(math.ceil(wait))}
-        return error(429, protocol.RATE_LIMITED, f"Too many requests; wait {wait:.1f} s.", **headers)
+        return error(404, "unknown_user", f"No active account is called {shown_username(username)!r}.")
+    refusal = spend_rate(caller)
+    if refusal is not None:
+        return refusal
     notification = await services.anotify(user, text, link)
     return JsonResponse(selectors.notification_frame(notification), status=201)

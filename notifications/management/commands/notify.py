@@ -2,9 +2,9 @@
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.selectors import active_account_named
 from chat import protocol
 from chat.health import channel_layer_status
 from notifications import services
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             text, link = services.check_text(text), services.check_link(link)
         except protocol.ProtocolError as exc:
             raise CommandError(exc.detail) from None
-        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        user = active_account_named(username)
         if user is None:
             raise CommandError(f"No active account is called {username!r}.")
 
