@@ -23,11 +23,12 @@ Each event, who sends it, to which Group, and the frame it becomes:
 - ``membership.changed``: `membership`, to ``people.accounts``; ``error`` ``forbidden`` and close 4403 on the
   account's sockets in the room if it may no longer see it; the account's lobbies get the directory again.
 - ``notification``: `notifications.services` (`notify`, `anotify`, `anotify_mentions`, `notify_invitation`, once
-  stored), to the account's Group, ``inbox.<user id>`` (`groups.inbox_group_name`); the event is the frame.
+  stored), to ``people.inbox`` (`groups.INBOX_GROUP`) with ``to``, the account's person key; the frame without ``to``,
+  to that account's notification sockets only.
 - ``notification.read``: `notifications.services.amark_read` (a read in one of the person's tabs, if it changed
-  anything), to ``inbox.<user id>``; the event is the frame, to every tab of the person.
+  anything), to ``people.inbox`` with ``to``; the frame without ``to``, to every tab of the person.
 - ``layer.recovered``: `layers.ResilientRedisChannelLayer` after an outage, to each channel of the process;
-  no frame, sockets fetch what they missed.
+  no frame, sockets fetch what they missed (a notification socket, its inbox afresh).
 
 The notification events are built by `protocol.notification` and `protocol.notification_read`: each is
 the frame its sockets send.

@@ -1,4 +1,4 @@
-"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions, one per inbox.
+"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions, one for inboxes.
 
 The one place that knows which room names are accepted and how room and
 display names become group names. Channel layers accept group names of ASCII letters,
@@ -24,8 +24,10 @@ MENTIONS_GROUP = "people.mentions"
 # Every process with signed-in sockets listens here for logouts and changed accounts.
 ACCOUNTS_GROUP = "people.accounts"
 
-# An account's notification pages listen on a Group of its own: "inbox.<user id>".
-INBOX_GROUP_PREFIX = "inbox"
+# Every process with notification sockets listens here; each event names the account it is for
+# (``to``: its person key). One Group for all rather than one per account: a page opens far more
+# often than a notification comes, and joining costs nothing this way (bench/notify.py measured both).
+INBOX_GROUP = "people.inbox"
 
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
@@ -82,11 +84,6 @@ def room_group_name(room_name: str) -> str:
 
 
 # --8<-- [start:inbox-group-name]
-def inbox_group_name(user_id: object) -> str:
-    """The channel-layer group of one account's notification sockets, in every process."""
-    return f"{INBOX_GROUP_PREFIX}.{int(user_id)}"
-
-
 # --8<-- [end:inbox-group-name]
 
 

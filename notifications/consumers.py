@@ -2,10 +2,10 @@
 
 import functools
 
-from accounts.identity import is_account
+from accounts.identity import account_key, is_account
 from chat import events, protocol
 from chat.consumers import PersonConsumer
-from chat.groups import ACCOUNTS_GROUP, inbox_group_name
+from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP
 from chat.process import process_state
 from notifications import selectors, services
 
@@ -19,8 +19,8 @@ SIGN_IN_DETAIL = "Notifications are for signed-in people: log in to get them."
 class NotificationConsumer(PersonConsumer):
     """One page's bell: the inbox when it opens, then each new notification and each read, as they happen.
 
-    It joins its account's Group (`chat.groups.inbox_group_name`) through this
-    process's fan-out before reading the inbox, and holds what the Group says
+    It joins ``people.inbox`` under its account's key (`chat.groups.INBOX_GROUP`) through
+    this process's fan-out before reading the inbox, and holds what the Group says
     until the inbox is sent: nothing said in between is missed, and a page
     applies a notification or a read it already has once (they are keyed by id).
     Each (re)connect gets the inbox afresh, which is its catch-up.
@@ -39,9 +39,10 @@ class NotificationConsumer(PersonConsumer):
             return
         self.held = []
         fanout = process_state().fanout
-        for group in (inbox_group_name(self.user.pk), ACCOUNTS_GROUP):
-            await fanout.join(group, self)
-            self.cleanup.add(functools.partial(fanout.leave, group, self))
+        # The inboxes' events name the account they are for: this socket gets its own account's only.
+        for group, address in ((INBOX_GROUP, account_key(self.user.pk)), (ACCOUNTS_GROUP, None)):
+            await fanout.join(group, self, address)
+            self.cleanup.add(functools.partial(fanout.leave, group, self, address))
         await self.accept()
         await self.send_frame(await selectors.ainbox(self.user))
         held, self.held = self.held, None
@@ -60,9 +61,12 @@ class NotificationConsumer(PersonConsumer):
 
     async def pass_on(self, event: dict, text: str) -> None:
         if event["type"] in (protocol.NOTIFICATION, protocol.NOTIFICATION_READ):
-            await self.send_text(text)  # the event is the frame
+            await self.send_frame({key: value for key, value in event.items() if key != "to"})
         elif event["type"] == events.ACCOUNT_CHANGED:
             await self.account_changed(event)
+        elif event["type"] == events.LAYER_RECOVERED:
+            # Back from a channel-layer outage: what was pushed meanwhile is stored, so the inbox afresh holds it.
+            await self.send_frame(await selectors.ainbox(self.user))
 
     # --8<-- [end:group-event]
 

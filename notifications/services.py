@@ -4,9 +4,10 @@
 signed-in person something: views, signals, management commands, cron jobs.
 Mentions and invitations come here too (`anotify_mentions`, `notify_invitation`).
 Each is stored first, so a person who is away finds it on their next page;
-then it goes to the account's Group (`chat.groups.inbox_group_name`), which
-every process with one of the person's notification sockets listens to.
-Reading one (`mark_read`, `mark_all_read`) is told to the same Group, so the
+then it goes to ``people.inbox`` (`chat.groups.INBOX_GROUP`) addressed to the
+account (``to``: its person key): every process with notification sockets
+listens there, and each passes it to the account's sockets only.
+Reading one (`mark_read`, `mark_all_read`) goes the same way, so the
 person's other tabs follow at once.
 
 The push is a courtesy, the row is the truth: a push that fails (the channel
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from accounts.identity import ACCOUNT_KEY_PREFIX, account_id, account_key, is_account
 from chat import limits, protocol
-from chat.groups import inbox_group_name
+from chat.groups import INBOX_GROUP
 from chat.models import Message, Room
 from notifications import selectors
 from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification
@@ -113,9 +114,12 @@ def save_notification(
 
 # --8<-- [start:publish]
 async def apublish(user_id: int, frame: dict[str, Any]) -> None:
-    """Send a frame to every notification socket of the account, in every process: never raises."""
+    """Send a frame to every notification socket of the account, in every process: never raises.
+
+    The event is the frame and ``to``, which each process's hub reads to pick the sockets it is for.
+    """
     try:
-        await get_channel_layer().group_send(inbox_group_name(user_id), frame)
+        await get_channel_layer().group_send(INBOX_GROUP, {**frame, "to": [account_key(user_id)]})
     except Exception:  # stored already: the person's pages get it when they next connect
         logger.warning("Could not push a notification frame to account %s; it is stored", user_id, exc_info=True)
 

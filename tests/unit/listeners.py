@@ -6,8 +6,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
+from accounts.identity import account_key
 from chat import protocol
-from chat.groups import inbox_group_name
+from chat.groups import INBOX_GROUP
 
 # The id of no notification (ids start at 1): the marker that fences off a Group's events.
 MARKER_ID = 0
@@ -35,9 +36,29 @@ class Listener:
         assert await self.next() == marker
 
 
+class InboxListener(Listener):
+    """A channel in ``people.inbox`` that hears one account's events, as its sockets would: without ``to``."""
+
+    key = ""
+
+    async def next(self) -> dict:
+        async with asyncio.timeout(1):
+            while True:
+                event = await self.layer.receive(self.channel)
+                if self.key in event.get("to", ()):
+                    return {key: value for key, value in event.items() if key != "to"}
+
+    async def fence(self) -> None:
+        marker = protocol.notification_read([MARKER_ID])
+        await self.layer.group_send(self.group, {**marker, "to": [self.key]})
+        assert await self.next() == marker
+
+
 async def inbox_of(user: User) -> Listener:
     """What the account's notification sockets hear, in every process."""
-    return await Listener.join(inbox_group_name(user.pk))
+    listener = await InboxListener.join(INBOX_GROUP)
+    listener.key = account_key(user.pk)
+    return listener
 
 
 def listen(user: User) -> Listener:

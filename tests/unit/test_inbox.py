@@ -1,7 +1,7 @@
-"""A person's notifications below the socket: stored, pushed to the account's Group, read, and made by mentions.
+"""A person's notifications below the socket: stored, pushed to ``people.inbox`` for them, read, made by mentions.
 
 On the in-memory channel layer, heard as a process's hub hears them: a channel
-of its own in the account's Group (`chat.groups.inbox_group_name`).
+of its own in ``people.inbox`` (`chat.groups.INBOX_GROUP`), keeping the events addressed to the account.
 """
 
 import pytest

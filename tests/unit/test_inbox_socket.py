@@ -14,8 +14,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
-from chat import protocol
-from chat.groups import inbox_group_name
+from accounts.identity import account_key
+from chat import events, protocol
+from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP
 from chat.process import process_state
 from mysite.asgi import application
 from notifications import consumers, selectors, services
@@ -57,7 +58,7 @@ async def inbox_socket(user: User) -> tuple[WebsocketCommunicator, dict]:
 async def fence(user: User, *sockets: WebsocketCommunicator) -> None:
     """A last event to the account's Group: a socket whose next frame it is was sent nothing else before it."""
     marker = protocol.notification_read([0])
-    await get_channel_layer().group_send(inbox_group_name(user.pk), marker)
+    await get_channel_layer().group_send(INBOX_GROUP, {**marker, "to": [account_key(user.pk)]})
     for socket in sockets:
         assert await socket.receive_json_from() == marker
 
@@ -121,10 +122,10 @@ async def test_a_notification_and_each_read_reach_every_socket_of_the_person() -
     assert await one.receive_json_from() == {"type": "pong"}
     await fence(ann, one, two)
     assert await database_sync_to_async(selectors.unread_count)(ann) == 0
-    assert len(process_state().fanout.hubs[inbox_group_name(ann.pk)].members) == 2, "two sockets, one hub"
+    assert len(process_state().fanout.hubs[INBOX_GROUP].addressed[account_key(ann.pk)]) == 2, "two sockets, one key"
     for socket in (one, two):
         await socket.disconnect()
-    assert inbox_group_name(ann.pk) not in process_state().fanout.hubs, "left with the last socket"
+    assert INBOX_GROUP not in process_state().fanout.hubs, "left with the last socket"
 
 
 async def test_a_socket_gets_only_its_own_account_s_notifications_and_reads() -> None:
@@ -153,7 +154,7 @@ async def test_a_notification_made_while_the_inbox_is_read_is_not_lost(monkeypat
         inbox = await read_inbox(user)
         made.append(await services.anotify(user, "while the inbox was read"))
         # Until the socket holds the event: the fan-out hands it over on a later turn of the loop.
-        [socket] = process_state().fanout.hubs[inbox_group_name(user.pk)].members
+        [socket] = process_state().fanout.hubs[INBOX_GROUP].addressed[account_key(user.pk)]
         async with asyncio.timeout(1):
             while not socket.held:
                 await asyncio.sleep(0)
@@ -284,3 +285,17 @@ async def test_an_account_change_closes_the_socket_and_the_reconnect_is_refused(
     await assert_refused(await open_socket(cookie_header(browser)))
     await fence(bob, bobs)  # another account's socket stays open
     await bobs.disconnect()
+
+
+async def test_after_a_channel_layer_outage_the_socket_sends_the_inbox_afresh() -> None:
+    # What was pushed while the layer was down never came; it is stored, so the inbox read now holds it.
+    ann = await account("ann")
+    socket, first = await inbox_socket(ann)
+    assert first["notifications"] == []
+    missed = await database_sync_to_async(services.save_notification)(ann.pk, "pushed while Redis was down")
+    # How the resilient layer tells every channel of the process (chat.layers), here through a Group the socket is in.
+    await get_channel_layer().group_send(ACCOUNTS_GROUP, events.layer_recovered())
+    again = await socket.receive_json_from()
+    assert again["type"] == "inbox"
+    assert [n["id"] for n in again["notifications"]] == again["unread"] == [missed.pk]
+    await socket.disconnect()

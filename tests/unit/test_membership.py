@@ -8,8 +8,9 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import override_settings
 
+from accounts.identity import account_key
 from chat import direct, membership
-from chat.groups import ACCOUNTS_GROUP, InvalidRoomName, clean_room_name, inbox_group_name
+from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP, InvalidRoomName, clean_room_name
 from chat.models import Invite, Membership, Room
 from notifications.models import Notification
 
@@ -232,10 +233,12 @@ def inbox_frames():
     def received(user: User) -> list[dict]:
         if user.pk not in channels:
             channels[user.pk] = async_to_sync(layer.new_channel)()
-            async_to_sync(layer.group_add)(inbox_group_name(user.pk), channels[user.pk])
+            async_to_sync(layer.group_add)(INBOX_GROUP, channels[user.pk])
         frames = []
         while (queue := layer.channels.get(channels[user.pk])) is not None and not queue.empty():
-            frames.append(async_to_sync(layer.receive)(channels[user.pk]))
+            event = async_to_sync(layer.receive)(channels[user.pk])
+            if account_key(user.pk) in event["to"]:
+                frames.append({key: value for key, value in event.items() if key != "to"})
         return frames
 
     return received
