@@ -20,7 +20,7 @@ POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
 TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
-.PHONY: bench bench-abuse docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench bench-abuse bench-notify docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -97,6 +97,12 @@ bench: setup
 bench-abuse: setup
 	$(call ensure_packages,$(REDIS))
 	$(BIN)/python -m bench.abuse
+
+# From notify() to a person's pages on two Daphne processes, and a Group per person against one
+# addressed Group for all: tables, in about 2 minutes.
+bench-notify: setup
+	$(call ensure_packages,$(REDIS) $(POSTGRESQL))
+	$(BIN)/python -m bench.notify
 
 lint: setup
 	$(BIN)/ruff check .
