@@ -1,11 +1,10 @@
 """Two ways to reach a person's pages on every process, measured at the channel layer with real Redis.
 
-- **A Group per person** (what `notifications` does): each process joins
-  ``inbox.<user id>`` (`chat.groups.inbox_group_name`) once per person with a
-  page open on it, through its `chat.fanout.LocalFanout`: one hub, with a
+- **A Group per person** (the textbook design, which notifications had first): each
+  process joins ``inbox.<user id>`` once per person with a page open on it, through its `chat.fanout.LocalFanout`: one hub, with a
   channel and a receiving task, per person online. A notification is sent to
   that person's Group and reaches only the processes holding one of their pages.
-- **One Group, addressed** (what mentions do, `chat.groups.MENTIONS_GROUP`):
+- **One Group, addressed** (what notifications do, `chat.groups.INBOX_GROUP`, as mentions do):
   each process joins one Group once, and each person's pages join its hub under
   the person's key (``fanout.join(group, page, address=key)``). A notification
   carries ``"to": [key]`` and reaches every process; each hands it to the pages
@@ -39,7 +38,7 @@ GROUP_PER_PERSON = "a Group per person"
 ONE_GROUP = "one Group, addressed"
 DESIGNS = (GROUP_PER_PERSON, ONE_GROUP)
 # The process-level Group of the second design (a room's Group can't be called this: theirs start with "chat.").
-SHARED_GROUP = "people.notifications"
+SHARED_GROUP = "people.inbox"  # chat.groups.INBOX_GROUP
 # Opened in each worker before its memory is read: the pool's limit, which a storm of joins reaches.
 POOL_CONNECTIONS = 100
 WAIT = 60  # seconds any one wait for a worker or for Redis may take
@@ -84,11 +83,15 @@ class Timeouts(logging.Handler):
 def placement(design: str) -> Callable[[int], tuple[str, str | None]]:
     """A person's Group and address in `design`."""
     from accounts.identity import account_key
-    from chat.groups import inbox_group_name
 
     if design == GROUP_PER_PERSON:
-        return lambda user_id: (inbox_group_name(user_id), None)
+        return lambda user_id: (person_group(user_id), None)
     return lambda user_id: (SHARED_GROUP, account_key(user_id))
+
+
+def person_group(user_id: int) -> str:
+    """A person's own Group in the per-person design."""
+    return f"inbox.{user_id}"
 
 
 def rss_kib() -> int:
@@ -100,14 +103,13 @@ def notification_event(design: str, user_id: int, number: int, phase: str) -> tu
     """The Group and event of one notification as `notifications.services.apublish` sends it, with its send time."""
     from accounts.identity import account_key
     from chat import protocol
-    from chat.groups import inbox_group_name
 
     frame = protocol.notification(
         number, "server", f"Your essay number {number} was marked", "/chat/english/", "", datetime.now(UTC), None
     )
     event = frame | {"phase": phase, "sent": time.monotonic()}
     if design == GROUP_PER_PERSON:
-        return inbox_group_name(user_id), event
+        return person_group(user_id), event
     return SHARED_GROUP, event | {"to": [account_key(user_id)]}
 
 
