@@ -3,7 +3,8 @@
 - **A Group per person** (the textbook design, which notifications had first): each
   process joins ``inbox.<user id>`` once per person with a page open on it, through
   its `chat.fanout.LocalFanout`: one hub, with a channel and a receiving task, per
-  person online. A notification is sent to that person's Group and reaches only the processes holding one of their pages.
+  person online. A notification is sent to that person's Group and reaches only the
+  processes holding one of their pages.
 - **One Group, addressed** (what notifications do, `chat.groups.INBOX_GROUP`, as mentions do):
   each process joins one Group once, and each person's pages join its hub under
   the person's key (``fanout.join(group, page, address=key)``). A notification
