@@ -24,10 +24,13 @@ MENTIONS_GROUP = "people.mentions"
 # Every process with signed-in sockets listens here for logouts and changed accounts.
 ACCOUNTS_GROUP = "people.accounts"
 
+# --8<-- [start:inbox-group]
 # Every process with notification sockets listens here; each event names the account it is for
 # (``to``: its person key). One Group for all rather than one per account: a page opens far more
-# often than a notification comes, and joining costs nothing this way (bench/notify.py measured both).
+# often than a notification comes, and after a process's first page each page's join is an entry in
+# its hub, with no Redis command (bench/notify.py measured both).
 INBOX_GROUP = "people.inbox"
+# --8<-- [end:inbox-group]
 
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")
@@ -81,10 +84,6 @@ def room_group_name(room_name: str) -> str:
 
 
 # --8<-- [end:room-group-name]
-
-
-# --8<-- [start:inbox-group-name]
-# --8<-- [end:inbox-group-name]
 
 
 def _group_name(prefix: str, name: str) -> str:

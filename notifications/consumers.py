@@ -53,7 +53,10 @@ class NotificationConsumer(PersonConsumer):
 
     # --8<-- [start:group-event]
     async def group_event(self, event: dict, text: str) -> None:
-        """An event of the account's Group or of ``people.accounts``, from the fan-out (`text`: it encoded)."""
+        """An event of ``people.inbox`` addressed to this socket's account, or of ``people.accounts``, from the fan-out.
+
+        `text` is the event as the hub encoded it; a notification or a read goes out without its ``to``.
+        """
         if self.held is None:
             await self.pass_on(event, text)
         elif len(self.held) < HELD_EVENTS_LIMIT:
