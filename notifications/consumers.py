@@ -1,6 +1,10 @@
 """The notification socket (``ws/notifications/``): a signed-in person's inbox, live on every page."""
 
+import asyncio
 import functools
+import logging
+
+from django.db import DatabaseError
 
 from accounts.identity import account_key, is_account
 from chat import events, protocol
@@ -9,9 +13,14 @@ from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP
 from chat.process import process_state
 from notifications import selectors, services
 
+logger = logging.getLogger(__name__)
+
 # Events a socket keeps while its inbox is read; more than this in that time are dropped
 # (the inbox read after them holds what they said).
 HELD_EVENTS_LIMIT = 1000
+
+# The events that change what a page's inbox holds.
+INBOX_EVENTS = (protocol.NOTIFICATION, protocol.NOTIFICATION_READ)
 
 SIGN_IN_DETAIL = "Notifications are for signed-in people: log in to get them."
 
@@ -44,6 +53,10 @@ class NotificationConsumer(PersonConsumer):
             await fanout.join(group, self, address)
             self.cleanup.add(functools.partial(fanout.leave, group, self, address))
         await self.accept()
+        await self.send_inbox()
+
+    async def send_inbox(self) -> None:
+        """The inbox as it is now, then what the Groups said while it was read (held since before the read)."""
         await self.send_frame(await selectors.ainbox(self.user))
         held, self.held = self.held, None
         for event, text in held:
@@ -57,19 +70,30 @@ class NotificationConsumer(PersonConsumer):
 
         `text` is the event as the hub encoded it; a notification or a read goes out without its ``to``.
         """
-        if self.held is None:
+        # Only what the inbox being read could overtake waits for it; a logout, say, does not.
+        if self.held is None or event["type"] not in INBOX_EVENTS:
             await self.pass_on(event, text)
         elif len(self.held) < HELD_EVENTS_LIMIT:
             self.held.append((event, text))
 
     async def pass_on(self, event: dict, text: str) -> None:
-        if event["type"] in (protocol.NOTIFICATION, protocol.NOTIFICATION_READ):
+        if event["type"] in INBOX_EVENTS:
             await self.send_frame({key: value for key, value in event.items() if key != "to"})
         elif event["type"] == events.ACCOUNT_CHANGED:
             await self.account_changed(event)
-        elif event["type"] == events.LAYER_RECOVERED:
+        elif event["type"] == events.LAYER_RECOVERED and self.held is None:
             # Back from a channel-layer outage: what was pushed meanwhile is stored, so the inbox afresh holds it.
-            await self.send_frame(await selectors.ainbox(self.user))
+            # In a task of its own, so that the hub that brought this waits for no socket's database read.
+            self.held = []
+            refresh = asyncio.create_task(self.refresh_inbox())
+            self.cleanup.add(refresh.cancel)
+
+    async def refresh_inbox(self) -> None:
+        try:
+            await self.send_inbox()
+        except DatabaseError as exc:  # the page reconnects, and its socket reads the inbox then
+            logger.warning("Could not read an inbox again after a channel-layer outage: %s", exc)
+            await self.close()
 
     # --8<-- [end:group-event]
 

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from accounts.identity import account_key
-from chat import events, protocol
+from chat import access, events, protocol
 from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP
 from chat.process import process_state
 from mysite.asgi import application
@@ -299,3 +299,51 @@ async def test_after_a_channel_layer_outage_the_socket_sends_the_inbox_afresh() 
     assert again["type"] == "inbox"
     assert [n["id"] for n in again["notifications"]] == again["unread"] == [missed.pk]
     await socket.disconnect()
+
+
+async def test_a_notification_made_while_the_inbox_is_read_again_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As at connect: after an outage the socket holds what comes while it reads the inbox again, and sends it after.
+    ann = await account("ann")
+    socket, _ = await inbox_socket(ann)
+    read_inbox = selectors.ainbox
+    made: list[Notification] = []
+
+    async def then_notified(user: User) -> dict:
+        inbox = await read_inbox(user)
+        made.append(await services.anotify(user, "while the inbox was read again"))
+        [consumer] = process_state().fanout.hubs[INBOX_GROUP].addressed[account_key(user.pk)]
+        async with asyncio.timeout(1):
+            while not consumer.held:
+                await asyncio.sleep(0)
+        return inbox
+
+    monkeypatch.setattr(consumers.selectors, "ainbox", then_notified)
+    await get_channel_layer().group_send(ACCOUNTS_GROUP, events.layer_recovered())
+    assert (await socket.receive_json_from())["notifications"] == []
+    assert await socket.receive_json_from() == selectors.notification_frame(made[0])
+    await fence(ann, socket)
+    await socket.disconnect()
+
+
+async def test_reading_inboxes_again_after_an_outage_holds_up_no_other_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every notification socket of a process reads its inbox after an outage; the hub of people.accounts, which
+    # brought them the news, must not wait for those reads before it passes on a logout for another socket.
+    ann, bob = await account("ann"), await account("bob")
+    anns, _ = await inbox_socket(ann)
+    bobs, _ = await inbox_socket(bob)
+    database_answers = asyncio.Event()
+    read_inbox = selectors.ainbox
+
+    async def slow_database(user: User) -> dict:
+        await database_answers.wait()
+        return await read_inbox(user)
+
+    monkeypatch.setattr(consumers.selectors, "ainbox", slow_database)
+    layer = get_channel_layer()
+    await layer.group_send(ACCOUNTS_GROUP, events.layer_recovered())
+    await layer.group_send(ACCOUNTS_GROUP, access.account_changed_event(user_id=bob.pk))
+    assert (await bobs.receive_json_from())["code"] == protocol.ACCOUNT_CHANGED_ERROR, "while the reads wait"
+    assert await bobs.receive_output() == {"type": "websocket.close", "code": protocol.CLOSE_ACCOUNT_CHANGED}
+    database_answers.set()
+    assert (await anns.receive_json_from())["type"] == "inbox"
+    await anns.disconnect()
