@@ -31,6 +31,7 @@ from chat.groups import ACCOUNTS_GROUP, ROOM_NAME_MAX_LENGTH, InvalidRoomName, c
 from chat.models import Invite, Membership, Room
 from chat.process import process_state
 from notifications.models import Notification
+from notifications.selectors import has_unread_invitation
 from notifications.services import notify_invitation, seconds_until_sender_may
 
 # Invites of one room at once: enough for a class to hand out a few, and a bound on the rows
@@ -63,6 +64,10 @@ class NotFound(MembershipError):
 
 class AlreadyMember(MembershipError):
     """The person to invite is in the room already (a page answers 400)."""
+
+
+class AlreadyInvited(MembershipError):
+    """The person to invite has an unread invitation that still works (a page answers 400)."""
 
 
 ### Reads ###
@@ -263,8 +268,12 @@ def invite_person(room: Room, by: Any, username: str) -> Notification:
     if Membership.objects.filter(room=room, user_id=invitee.pk).exists():
         raise AlreadyMember(f"{invitee.get_username()} is a member of this room already.")
     Room.objects.select_for_update().filter(pk=room.pk).first()  # two invitations at once make one link, not two
-    invite = room.invites.order_by("-created", "-pk").first() or create_invite(room, by)
-    notification = notify_invitation(invitee, room, by, reverse("chat:join", args=[invite.token]))
+    invite = room.invites.order_by("-created", "-pk").first()
+    # Pressing Invite twice (or for "Bob" after "bob") must not stack invitations; one to a revoked link may go again.
+    if invite is not None and has_unread_invitation(invitee, _join_path(invite)):
+        raise AlreadyInvited(f"{invitee.get_username()} has an invitation to this room already, not yet read.")
+    invite = invite or create_invite(room, by)
+    notification = notify_invitation(invitee, room, by, _join_path(invite))
     if notification is None:
         seconds = seconds_until_sender_may(account_key(by.pk))
         raise LimitReached(
@@ -272,6 +281,10 @@ def invite_person(room: Room, by: Any, username: str) -> Notification:
             f"try again in {seconds} second{'' if seconds == 1 else 's'}."
         )
     return notification
+
+
+def _join_path(invite: Invite) -> str:
+    return reverse("chat:join", args=[invite.token])
 
 
 def _active_account_named(username: str) -> Any:

@@ -43,3 +43,9 @@ ainbox = database_sync_to_async(inbox)
 def unread_count(user: Any) -> int:
     """How many of the account's notifications are unread."""
     return Notification.objects.filter(user_id=user.pk, read__isnull=True).count()
+
+
+def has_unread_invitation(user: Any, link: str) -> bool:
+    """Whether the account has an unread invitation leading to `link` (an invite link's path)."""
+    unread = Notification.objects.filter(user_id=user.pk, read__isnull=True)
+    return unread.filter(kind=Notification.Kind.INVITATION, link=link).exists()

@@ -353,3 +353,20 @@ def test_an_invitation_past_the_budget_makes_no_link() -> None:
     with pytest.raises(membership.LimitReached):
         membership.invite_person(room, ann, "cat")
     assert not Invite.objects.filter(room=room).exists()
+
+
+def test_an_unread_invitation_is_not_sent_again_but_one_to_a_revoked_link_is() -> None:
+    ann, bob = account("ann"), account("bob")
+    room = membership.create_private_room(ann, "maths")
+    membership.invite_person(room, ann, "bob")
+    with pytest.raises(membership.AlreadyInvited, match="bob has an invitation to this room already"):
+        membership.invite_person(room, ann, "Bob")
+    assert Notification.objects.filter(user=bob).count() == 1
+    membership.revoke_invite(room, ann, Invite.objects.get(room=room).pk)
+    membership.invite_person(room, ann, "bob")  # the first one leads nowhere now
+    first, second = Notification.objects.filter(user=bob).order_by("id")
+    assert first.link != second.link
+    second.read = second.created
+    second.save()
+    membership.invite_person(room, ann, "bob")  # read, and still not in: reminded
+    assert Notification.objects.filter(user=bob).count() == 3
