@@ -98,10 +98,17 @@ def spend_rate(caller: str) -> JsonResponse | None:
     bucket = limits.api_callers.bucket(caller, settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_BURST)
     if bucket.take():
         return None
-    wait = bucket.seconds_until_next()
-    return error(
-        429, protocol.RATE_LIMITED, f"Too many requests; wait {wait:.1f} s.", **{"Retry-After": str(math.ceil(wait))}
+    seconds = str(math.ceil(bucket.seconds_until_next()))  # whole seconds, as Retry-After has them
+    return error(429, protocol.RATE_LIMITED, f"Too many requests; wait {seconds} s.", **{"Retry-After": seconds})
+
+
+def no_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other path under /api/: a JSON 404 that names the endpoints, not Django's HTML page."""
+    detail = (
+        f"No API endpoint at {request.path[:200]!r}. The endpoints are POST /api/rooms/<room>/messages and "
+        "POST /api/users/<username>/notifications, without a trailing slash."
     )
+    return error(404, protocol.NOT_FOUND, detail)
 
 
 def parse_body(body: bytes) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.identity import Person
 from chat import access, events, membership, protocol, selectors, services
 from chat.models import Message, Room
+from notifications.services import refresh_mentions
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def edit_message(room: Room, message_id: int, text: str, *, editor: Editor) -> M
     message.text = text
     message.edited = _edit_time(message.edited)
     message.save(update_fields=["text", "edited"])
+    refresh_mentions(room, message)
     return message
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("api/users/<str:username>/notifications", post_user_notification, name="api-user-notifications"),
+    path("api/<path:rest>", api.no_endpoint),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),

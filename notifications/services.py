@@ -227,6 +227,15 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
 # --8<-- [end:mentions]
 
 
+def refresh_mentions(room: Room, message: Message) -> None:
+    """After an edit, the notifications the message's mentions made quote it as it says now.
+
+    A mention the edit adds makes none: editing one message over and over must not
+    send notifications beyond its sender's budget.
+    """
+    Notification.objects.filter(message=message).update(text=mention_text(room, message))
+
+
 def forget_mentions(message: Message) -> None:
     """Delete the notifications that quote a message being deleted; pages drop them when they next connect."""
     Notification.objects.filter(message=message).delete()

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from accounts.identity import GUEST, Person, guest_key, identify
-from chat import membership, protocol
+from chat import editing, membership, protocol
 from chat import services as chat_services
 from chat.groups import room_group_name
 from chat.models import Message, Room
@@ -536,3 +536,13 @@ async def test_deleting_a_message_deletes_the_notifications_that_quote_it() -> N
     await database_sync_to_async(chat_services.delete_stored_message)(regretted)
     assert [m.text for m in await mentions_of(bob)] == ["ann mentioned you in physics: @bob the notes"]
     assert (await Notification.objects.aget(user=bob)).message_id == kept.pk
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_edit_refreshes_the_quote_and_a_mention_it_adds_notifies_nobody() -> None:
+    ann, bob, cat = await accounts("ann", "bob", "cat")
+    room = await Room.objects.acreate(name="physics")
+    said = await chat_services.apost_message(room, person(ann), "hi @bob.")
+    await editing.aedit_message(room, said.room_message_id, "ignore this @cat", editor=editing.Editor(person(ann).key))
+    assert [m.text for m in await mentions_of(bob)] == ["ann mentioned you in physics: ignore this @cat"]
+    assert await mentions_of(cat) == [], "an edit is no way round the sender's budget"

@@ -154,6 +154,17 @@ def test_a_caller_is_rate_limited_across_both_apis(client: Client, ann: User) ->
     limited = notify(client)
     assert (limited.status_code, limited.json()["code"]) == (429, "rate_limited")
     assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["detail"] == f"Too many requests; wait {limited.headers['Retry-After']} s."
     assert Notification.objects.count() == 2
     staff = staff_browser(enforce_csrf=False)
     assert notify(staff, token=None).status_code == 201, "a caller of its own, with a budget of its own"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/users/ann/notifications/", "/api/rooms/lobby/messages/", "/api/users/ann", "/api/nothing"]
+)
+def test_a_path_under_api_that_is_no_endpoint_is_a_json_404_naming_them(client: Client, path: str) -> None:
+    response = client.post(path, "{}", content_type="application/json", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json()["code"] == "not_found"
+    assert "POST /api/users/<username>/notifications, without a trailing slash" in response.json()["detail"]
