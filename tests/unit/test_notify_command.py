@@ -38,6 +38,9 @@ def test_the_command_stores_the_notification_pushes_it_and_says_where_it_went() 
     assert async_to_sync(listener.next)() == selectors.notification_frame(stored)
     call_command("notify", "ann", "No link.", stdout=StringIO())
     assert Notification.objects.latest("id").link == ""
+    out = StringIO()
+    call_command("notify", "ANN", "Typed as heard.", stdout=out)  # one account of that name, case aside
+    assert out.getvalue().startswith(f"Notification {Notification.objects.latest('id').pk} stored for 'ann'.")
 
 
 @pytest.mark.parametrize(

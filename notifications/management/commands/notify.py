@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 raise CommandError(f"The channel layer (REDIS_URL) can't be reached ({status}); nothing was stored.")
 
         notification = services.notify(user, text, link)
-        self.stdout.write(f"Notification {notification.pk} stored for {username!r}.")
+        self.stdout.write(f"Notification {notification.pk} stored for {user.get_username()!r}.")
         if in_memory:
             # This process can't reach the server's: the person sees it when a page of theirs next loads.
             self.stdout.write("REDIS_URL is not set, so open pages show it when they next load or reconnect.")
