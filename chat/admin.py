@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from chat import services
 from chat.models import Message, Room
+from notifications.services import refresh_mentions
 
 
 @admin.register(Room)
@@ -25,6 +26,7 @@ class MessageAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Message, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change:
+            refresh_mentions(obj.room, obj)  # as the author's own edit does
             services.publish_edit(obj)
 
     # Deleting here is the chat's own soft delete (the text goes, the row stays for catch-up), and takes the

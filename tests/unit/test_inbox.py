@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from accounts.identity import GUEST, Person, guest_key, identify
 from chat import editing, membership, protocol
@@ -546,3 +546,15 @@ async def test_an_edit_refreshes_the_quote_and_a_mention_it_adds_notifies_nobody
     await editing.aedit_message(room, said.room_message_id, "ignore this @cat", editor=editing.Editor(person(ann).key))
     assert [m.text for m in await mentions_of(bob)] == ["ann mentioned you in physics: ignore this @cat"]
     assert await mentions_of(cat) == [], "an edit is no way round the sender's budget"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_edit_refreshes_the_quote_too(admin_client: Client) -> None:
+    ann, bob = (User.objects.create_user(name) for name in ("ann", "bob"))
+    room = Room.objects.create(name="physics")
+    said = chat_services.post_message(room, person(ann), "@bob here is my address, 1 Main St")
+    change = {"author": "ann", "text": "@bob [removed by a moderator]", "client_id": "", "kind": "user"}
+    assert admin_client.post(f"/admin/chat/message/{said.pk}/change/", change).status_code == 302
+    assert [n.text for n in Notification.objects.filter(user=bob)] == [
+        "ann mentioned you in physics: @bob [removed by a moderator]"
+    ]
