@@ -172,9 +172,13 @@ class AccountNames:
 
     def ids(self, name: str) -> set[int]:
         """The ids of the accounts whose username is `name` to `name_key` (one, but for names from before the rule)."""
+        return self.ids_of([name])[name]
+
+    def ids_of(self, names: Iterable[str]) -> dict[str, set[int]]:
+        """`ids` of each of `names`, after one look at the database for them all."""
         with self._lock:
             self._catch_up()
-            return set(self._ids_by_key.get(name_key(name), ()))
+            return {name: set(self._ids_by_key.get(name_key(name), ())) for name in names}
 
     def _catch_up(self) -> None:
         users = get_user_model().objects

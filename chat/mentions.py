@@ -21,10 +21,18 @@ from chat.process import process_state
 # A display name may hold spaces; a mention reaches only names without them.
 _MENTION = re.compile(r"(?<![\w@])@([\w.-]{1,32})")
 
+# The names one message may mention: a class's worth. A message naming more is an announcement;
+# beyond the first this many, names are not looked up (each costs the lookups of a person).
+MAX_NAMES_PER_MESSAGE = 30
+
 
 def mentioned_names(text: str) -> set[str]:
-    """The display names a message mentions with ``@name`` (a trailing period is punctuation, not name)."""
-    return {name.rstrip(".") for name in _MENTION.findall(text) if name.rstrip(".")}
+    """The display names a message mentions with ``@name``, the first `MAX_NAMES_PER_MESSAGE` of them.
+
+    A trailing period is punctuation, not name.
+    """
+    names = dict.fromkeys(name.rstrip(".") for name in _MENTION.findall(text) if name.rstrip("."))
+    return set(list(names)[:MAX_NAMES_PER_MESSAGE])
 
 
 def accounts_mentioned(room: Room, mentioned: set[str]) -> tuple[set[str], set[str]]:
@@ -33,7 +41,7 @@ def accounts_mentioned(room: Room, mentioned: set[str]) -> tuple[set[str], set[s
     A name that is an account's is that account's alone: it never falls to a
     guest, even where the account may not see the room.
     """
-    ids_by_name = {name: names.account_names.ids(name) for name in mentioned}
+    ids_by_name = names.account_names.ids_of(mentioned)
     ids = set().union(*ids_by_name.values())
     if room.is_private and ids:
         ids = set(Membership.objects.filter(room=room, user_id__in=ids).values_list("user_id", flat=True))

@@ -10,9 +10,10 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from accounts.identity import GUEST, Person, guest_key, identify
-from chat import editing, membership, protocol
+from chat import editing, membership, mentions, protocol
 from chat import services as chat_services
 from chat.groups import room_group_name
 from chat.models import Message, Room
@@ -558,3 +559,16 @@ def test_an_admin_edit_refreshes_the_quote_too(admin_client: Client) -> None:
     assert [n.text for n in Notification.objects.filter(user=bob)] == [
         "ann mentioned you in physics: @bob [removed by a moderator]"
     ]
+
+
+@pytest.mark.django_db
+def test_a_message_naming_many_people_costs_one_look_at_the_accounts_and_names_a_class_at_most() -> None:
+    User.objects.bulk_create([User(username=f"student{number}") for number in range(40)])
+    room = Room.objects.create(name="physics")
+    text = " ".join(f"@student{number}" for number in range(40)) + " " + " ".join(f"@nobody{n}" for n in range(300))
+    named = mentions.mentioned_names(text)
+    assert named == {f"student{number}" for number in range(mentions.MAX_NAMES_PER_MESSAGE)}, "the first ones"
+    with CaptureQueriesContext(connection) as queries:
+        people, _ = mentions.accounts_mentioned(room, named)
+    assert len(people) == mentions.MAX_NAMES_PER_MESSAGE
+    assert len(queries) <= 2, [query["sql"] for query in queries]  # the newest account, then all (first time)
