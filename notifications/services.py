@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import DatabaseError, transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from accounts.identity import ACCOUNT_KEY_PREFIX, account_id, account_key, is_account
@@ -96,16 +97,21 @@ def save_notification(
     room: str = "",
     message: Message | None = None,
 ) -> Notification:
-    """Store a notification for the account, and delete what it keeps beyond ``CHAT_NOTIFICATIONS_KEPT``."""
+    """Store a notification for the account, and delete what it keeps beyond ``CHAT_NOTIFICATIONS_KEPT``.
+
+    What goes first: read ones, then unread mentions, then the rest, oldest first in each. Anyone
+    may mention anyone, so a crowd of senders, each within its budget, could otherwise push an
+    unread invitation or a notice from server code out of a person's inbox with mentions.
+    """
     notification = Notification.objects.create(
         user_id=user_id, text=text, link=link, kind=kind, room=room, message=message
     )
-    kept = settings.CHAT_NOTIFICATIONS_KEPT
-    beyond = list(
-        Notification.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True)[kept : kept + 1]
-    )
-    if beyond:
-        Notification.objects.filter(user_id=user_id, id__lte=beyond[0]).delete()
+    theirs = Notification.objects.filter(user_id=user_id)
+    excess = theirs.count() - settings.CHAT_NOTIFICATIONS_KEPT
+    if excess > 0:
+        first_to_go = Case(When(read__isnull=False, then=0), When(kind=Notification.Kind.MENTION, then=1), default=2)
+        going = theirs.alias(first_to_go=first_to_go).order_by("first_to_go", "id").values_list("id", flat=True)
+        theirs.filter(id__in=list(going[:excess])).delete()
     return notification
 
 

@@ -107,6 +107,18 @@ def test_an_account_keeps_its_newest_notifications_and_no_one_else_s_are_touched
     assert selectors.inbox(ann)["kept"] == 3
 
 
+@pytest.mark.django_db
+@override_settings(CHAT_NOTIFICATIONS_KEPT=4)
+def test_a_flood_of_mentions_pushes_out_read_ones_then_mentions_never_an_unread_invitation_or_notice() -> None:
+    ann = User.objects.create_user("ann")
+    invitation = services.save_notification(ann.pk, "bob invited you", kind=Notification.Kind.INVITATION).pk
+    read = services.save_notification(ann.pk, "an old notice").pk
+    services.mark_read(ann, [read])
+    notice = services.save_notification(ann.pk, "Grades are out").pk
+    mentions = [services.save_notification(ann.pk, f"spam {n}", kind=Notification.Kind.MENTION).pk for n in range(5)]
+    assert ids_of(ann) == [invitation, notice, *mentions[-2:]]
+
+
 # What a notification may say and where it may lead.
 
 
