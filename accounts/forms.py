@@ -2,9 +2,10 @@
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import MaxLengthValidator
 
 from accounts import names
-from accounts.identity import holds_invisible_characters
+from accounts.identity import DISPLAY_NAME_MAX_LENGTH, holds_invisible_characters
 
 
 class SignupForm(UserCreationForm):
@@ -17,6 +18,18 @@ class SignupForm(UserCreationForm):
     A guest using the name online does not stop it: an account outranks a
     guest, whose next socket is refused with ``name_taken``.
     """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # A username is what the chat shows and what @name mentions: no longer than a display name.
+        self.fields["username"].max_length = DISPLAY_NAME_MAX_LENGTH
+        self.fields["username"].widget.attrs["maxlength"] = str(DISPLAY_NAME_MAX_LENGTH)
+        self.fields["username"].validators.append(MaxLengthValidator(DISPLAY_NAME_MAX_LENGTH))
+        self.fields[
+            "username"
+        ].help_text = (
+            f"Up to {DISPLAY_NAME_MAX_LENGTH} letters, digits and @ . + - _ : what others see, and write as @name."
+        )
 
     def clean_username(self) -> str | None:
         username = super().clean_username()  # None: Django refused it already

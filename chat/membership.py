@@ -32,7 +32,7 @@ from chat.models import Invite, Membership, Room
 from chat.process import process_state
 from notifications.models import Notification
 from notifications.selectors import has_unread_invitation
-from notifications.services import notify_invitation, seconds_until_sender_may
+from notifications.services import forget_invitations, notify_invitation, seconds_until_sender_may
 
 # Invites of one room at once: enough for a class to hand out a few, and a bound on the rows
 # one room's moderators can make. Revoking one deletes its row, which frees its place.
@@ -342,6 +342,8 @@ def remove_member(room: Room, by: Any, username: str) -> None:
     if not _may_remove(role, member.role):
         raise NotAllowed("The owner can't be removed, and moderators can remove members only.")
     member.delete()
+    # The invitation in their inbox would take them straight back in.
+    forget_invitations(member.user_id, room.name)
     _tell(member.user_id, room)
 
 

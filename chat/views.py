@@ -166,6 +166,9 @@ def member_action(room: Room, by: object, post: dict) -> str | None:
         membership.revoke_invite(room, by, int(invite) if invite.isdecimal() and len(invite) <= 18 else 0)
     elif action == "remove":
         membership.remove_member(room, by, username)
+        if membership.live_invites(room):
+            # A link never names who may use it: one they saw before is still a way back in.
+            return f"Removed {username}. Revoke the invite links below to keep them out: links they saw still work."
     elif action in ("make-moderator", "make-member"):
         membership.set_role(room, by, username, action.removeprefix("make-"))
     else:

@@ -242,6 +242,11 @@ def refresh_mentions(room: Room, message: Message) -> None:
     Notification.objects.filter(message=message).update(text=mention_text(room, message))
 
 
+def forget_invitations(user_id: int, room_name: str) -> None:
+    """Delete an account's invitations to a room (it was removed from it); its pages drop them at their next inbox."""
+    Notification.objects.filter(user_id=user_id, kind=Notification.Kind.INVITATION, room=room_name).delete()
+
+
 def forget_mentions(message: Message) -> None:
     """Delete the notifications that quote a message being deleted; pages drop them when they next connect."""
     Notification.objects.filter(message=message).delete()

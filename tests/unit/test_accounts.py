@@ -57,6 +57,14 @@ def test_a_taken_username_is_refused_with_a_clear_error(client: Client) -> None:
     assert "already exists" in str(response.context["form"].errors["username"])
 
 
+def test_a_username_is_no_longer_than_a_display_name(client: Client) -> None:
+    # It is shown as the author of each message (64 characters at most) and mentioned as @name (32 at most).
+    response = sign_up(client, "a" * 33)
+    assert response.status_code == 400
+    assert "at most 32 characters" in str(response.context["form"].errors["username"])
+    assert sign_up(client, "a" * 32).status_code == 302
+
+
 def test_logging_in_and_out(client: Client) -> None:
     User.objects.create_user("ann", password=PASSWORD)
     response = client.post("/accounts/login/", {"username": "ann", "password": PASSWORD})

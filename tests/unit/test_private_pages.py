@@ -238,6 +238,12 @@ def test_the_owner_invites_a_person_by_name_and_they_join_through_the_notificati
     assert membership.role_of(room, bob) == "member"
     assert invited.get(page(room)).status_code == 200
 
+    # Removed, Bob has no invitation left to take him back in, and the owner is told what else would.
+    removed = owner.post(page(room, "members/"), {"action": "remove", "username": "bob"}, follow=True)
+    assert "Removed bob. Revoke the invite links below to keep them out" in removed.content.decode()
+    assert not Notification.objects.filter(user=bob).exists()
+    assert invited.get(page(room)).status_code == 403
+
 
 def test_a_moderator_invites_by_name_too(room: Room) -> None:
     User.objects.create_user("dan")
