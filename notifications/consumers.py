@@ -7,7 +7,7 @@ import logging
 from django.db import DatabaseError
 
 from accounts.identity import account_key, is_account
-from chat import events, protocol
+from chat import access, events, protocol
 from chat.consumers import PersonConsumer
 from chat.groups import ACCOUNTS_GROUP, INBOX_GROUP
 from chat.process import process_state
@@ -52,6 +52,10 @@ class NotificationConsumer(PersonConsumer):
         for group, address in ((INBOX_GROUP, account_key(self.user.pk)), (ACCOUNTS_GROUP, None)):
             await fanout.join(group, self, address)
             self.cleanup.add(functools.partial(fanout.leave, group, self, address))
+        # A logout between the session's first read and the joins was told before this socket could hear it.
+        if await access.aaccount_now(self.user, self.session_key) is None:
+            await self.refuse(protocol.FORBIDDEN, SIGN_IN_DETAIL, protocol.CLOSE_FORBIDDEN)
+            return
         await self.accept()
         await self.send_inbox()
 

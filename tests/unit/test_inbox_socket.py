@@ -347,3 +347,23 @@ async def test_reading_inboxes_again_after_an_outage_holds_up_no_other_socket(mo
     database_answers.set()
     assert (await anns.receive_json_from())["type"] == "inbox"
     await anns.disconnect()
+
+
+async def test_a_logout_while_the_socket_joins_its_groups_is_not_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The session was read when the socket arrived; the logout's event goes out before the socket
+    # hears people.accounts. Asked again once it does, the socket is refused rather than left open.
+    ann = await account("ann")
+    browser = await logged_in_client(ann)
+    fanout = process_state().fanout
+    join = fanout.join
+
+    async def logged_out_meanwhile(group: str, member: object, address: str | None = None) -> None:
+        if group == INBOX_GROUP:
+            await database_sync_to_async(browser.post)("/accounts/logout/")
+        await join(group, member, address)
+
+    monkeypatch.setattr(fanout, "join", logged_out_meanwhile)
+    socket = await open_socket(cookie_header(browser))
+    await assert_refused(socket)
+    await socket.disconnect()
+    assert INBOX_GROUP not in fanout.hubs, "and it let go of what it joined"
