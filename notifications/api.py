@@ -13,7 +13,8 @@ from accounts.selectors import active_account_named, shown_username
 from chat import protocol
 from chat.api import authenticate, error, load_object, refuse_large_body, refused_body, spend_rate
 from notifications import selectors, services
-from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH
+from notifications.links import LINK_MAX_LENGTH
+from notifications.models import TEXT_MAX_LENGTH
 
 # The largest body a valid request can need: text and link each escaped to the full, and the keys.
 MAX_BODY_BYTES = 12 * (TEXT_MAX_LENGTH + LINK_MAX_LENGTH) + 256

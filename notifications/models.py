@@ -4,9 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# The longest text and link a notification may hold.
+from notifications.links import LINK_MAX_LENGTH, validate_link
+
+# The longest text a notification may hold.
 TEXT_MAX_LENGTH = 500
-LINK_MAX_LENGTH = 500
 
 
 class Notification(models.Model):
@@ -19,7 +20,11 @@ class Notification(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SERVER)
     text = models.CharField(max_length=TEXT_MAX_LENGTH)
     link = models.CharField(
-        max_length=LINK_MAX_LENGTH, blank=True, default="", help_text="Where it leads, if anywhere."
+        max_length=LINK_MAX_LENGTH,
+        blank=True,
+        default="",
+        validators=[validate_link],
+        help_text="Where it leads, if anywhere: a path of this site or an http(s) URL.",
     )
     room = models.CharField(max_length=64, blank=True, default="", help_text="The room it is about, if any.")
     message = models.ForeignKey(

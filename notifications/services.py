@@ -25,8 +25,6 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import DatabaseError, transaction
 from django.db.models import Case, When
 from django.utils import timezone
@@ -36,14 +34,13 @@ from chat import limits, protocol
 from chat.groups import INBOX_GROUP
 from chat.models import Message, Room
 from notifications import selectors
-from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification
+from notifications.links import clean_link
+from notifications.models import TEXT_MAX_LENGTH, Notification
 
 logger = logging.getLogger(__name__)
 
 # How much of a message a mention's notification quotes.
 MENTION_PREVIEW_CHARACTERS = 120
-
-_http_url = URLValidator(schemes=["http", "https"])
 
 
 class NotAnAccount(ValueError):
@@ -51,30 +48,11 @@ class NotAnAccount(ValueError):
 
 
 def check_link(link: object) -> str:
-    """A notification's link as stored: ``""``, a path of this site (``/chat/physics/``) or an http(s) URL.
-
-    Raises `protocol.ProtocolError` (``invalid_field``) for anything else: a
-    ``javascript:`` link, a ``//host`` path that browsers read as another site, white space.
-    """
-    if link is None or link == "":
-        return ""
-    if not isinstance(link, str):
-        raise protocol.ProtocolError(protocol.INVALID_FIELD, 'The "link" field must be a string.')
-    if len(link) > LINK_MAX_LENGTH:
-        raise protocol.ProtocolError(protocol.INVALID_FIELD, f"The link is longer than {LINK_MAX_LENGTH} characters.")
-    if link != "".join(link.split()) or not link.isprintable() or "\\" in link:
-        raise protocol.ProtocolError(
-            protocol.INVALID_FIELD, "The link can't hold spaces, backslashes or control characters."
-        )
-    if link.startswith("/") and not link.startswith("//"):
-        return link
+    """A notification's link as stored (`links.clean_link`), or raise `protocol.ProtocolError` (``invalid_field``)."""
     try:
-        _http_url(link)
-    except ValidationError:
-        raise protocol.ProtocolError(
-            protocol.INVALID_FIELD, "The link must be a path of this site (starting with one /) or an http(s) URL."
-        ) from None
-    return link
+        return clean_link(link)
+    except ValueError as exc:
+        raise protocol.ProtocolError(protocol.INVALID_FIELD, str(exc)) from None
 
 
 def check_text(text: object) -> str:

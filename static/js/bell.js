@@ -17,7 +17,9 @@ export const LIST_LIMIT = 30;
 // before its notification, so the newest ones are all that is worth keeping.
 const REMEMBERED_READS = 1000;
 const DESKTOP_PREFERENCE = "chat.notifications.desktop";
-const SITE_PATH = /^\/(?!\/)/;
+// One leading slash, then no second one or backslash (browsers read "/\host" as "//host"),
+// and no white space or control character anywhere: what the server takes (notifications/links.py).
+const SITE_PATH = /^\/(?![/\\])[^\s\\\u0000-\u001f\u007f]*$/;
 const WEB_URL = /^https?:\/\//i;
 
 function isId(value) {

@@ -18,7 +18,8 @@ from chat import services as chat_services
 from chat.groups import room_group_name
 from chat.models import Message, Room
 from notifications import selectors, services
-from notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification
+from notifications.links import LINK_MAX_LENGTH
+from notifications.models import TEXT_MAX_LENGTH, Notification
 from tests.unit.communicator import connect, login_data, session_cookie, socket_as
 from tests.unit.listeners import Listener, inbox_of, listen
 
@@ -584,3 +585,14 @@ def test_a_message_naming_many_people_costs_one_look_at_the_accounts_and_names_a
         people, _ = mentions.accounts_mentioned(room, named)
     assert len(people) == mentions.MAX_NAMES_PER_MESSAGE
     assert len(queries) <= 2, [query["sql"] for query in queries]  # the newest account, then all (first time)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "/\\evil.example/", "/\t/evil.example", "//evil.example/"])
+def test_a_link_typed_in_the_admin_follows_the_same_rules(admin_client: Client, link: str) -> None:
+    ann = User.objects.create_user("ann")
+    form = {"user": ann.pk, "kind": "server", "text": "hi", "link": link, "room": "", "created_0": "2026-11-30"}
+    response = admin_client.post("/admin/notifications/notification/add/", form | {"created_1": "10:00:00"})
+    assert response.status_code == 200, "the form again, with its error"
+    assert "The link" in response.content.decode()
+    assert not Notification.objects.exists()
