@@ -48,11 +48,13 @@ class PooledBrowser(webdriver.Chrome):
         if not self.reusable:
             return False
         try:
-            super().get("about:blank")
+            # Every window but the first closed, and the first one blank: a page left open in any of
+            # them would keep its sockets (and a guest's name) until the next test's first page.
             for handle in self.window_handles[1:]:
                 self.switch_to.window(handle)
                 self.close()
             self.switch_to.window(self.window_handles[0])
+            super().get("about:blank")
             self.set_window_size(*WINDOW_SIZE)
             super().execute_cdp_cmd("Network.clearBrowserCookies", {})
             for origin in self.origins:
