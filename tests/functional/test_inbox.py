@@ -179,8 +179,10 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
     server_database: str,
     redis_server: RedisServer,
     browsers: Browsers,
+    room_name: str,
 ) -> None:
-    (carol_name,) = accounts(server_database, "carol")
+    # A name as long as some people's: the header must still fit a phone.
+    (carol_name,) = accounts(server_database, "carol.konstantinopoulou")
     api_notify(daphne_cluster[1], carol_name, "Welcome to the physics class.", "/chat/physics/")  # she was away
     carol = browsers()
     carol.driver.get(f"{daphne_cluster[0].http_url}/accounts/login/")
@@ -266,6 +268,43 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
 
     # Reads that arrive before their notification (they come from another process) still apply to it.
     assert carol.driver.execute_async_script(INBOX_ORDERS) == [0, 0, 1, 1, 3]
+
+    # A room's page on the phone: the header stays compact, the long name cut short, the bell in view.
+    carol.open_room(daphne_cluster[0], room_name)
+    carol.wait_until_bell_connected()
+    header = carol.driver.execute_script(HEADER_LAYOUT)
+    assert header["rows"] <= 2, header
+    bell = header["bell"]
+    assert 0 <= bell["left"] < bell["right"] <= header["width"], f"the bell is {bell} across"
+    assert 0 <= bell["top"] < bell["bottom"] <= header["height"], f"the bell is {bell} down"
+    assert header["page_width"] <= header["width"], "the page scrolls sideways"
+    assert (header["name_cut"], header["text_overflow"]) == (True, "ellipsis")
+    assert header["title"] == f"Signed in as {carol_name}"
+    assert carol.signed_in_as() == carol_name
+
+
+# The header's layout: how many rows its parts take, where the bell is, and whether the name is cut short.
+HEADER_LAYOUT = """
+const header = document.getElementById("account-header");
+const parts = [".brand", "#notifications-button", ".who", "#logout-submit"].map((part) => header.querySelector(part));
+let rows = 0;
+let rowBottom = -Infinity;
+for (const box of parts.map((part) => part.getBoundingClientRect()).sort((a, b) => a.top - b.top)) {
+  if (box.top >= rowBottom) rows += 1;
+  rowBottom = box.top >= rowBottom ? box.bottom : Math.max(rowBottom, box.bottom);
+}
+const name = document.getElementById("signed-in-as");
+return {
+  rows,
+  bell: document.getElementById("notifications-button").getBoundingClientRect().toJSON(),
+  width: document.documentElement.clientWidth,
+  height: innerHeight,
+  page_width: document.documentElement.scrollWidth,
+  name_cut: name.scrollWidth > name.clientWidth,
+  text_overflow: getComputedStyle(name).textOverflow,
+  title: name.closest("[title]")?.title ?? null,
+};
+"""
 
 
 # The page's own Inbox (static/js/bell.js, the module the page already runs) fed frames out of order.
