@@ -156,6 +156,7 @@ class Bell {
     this.listen();
     this.showDesktopChoice();
     this.showCount();
+    this.showActions();
   }
 
   open() {
@@ -231,6 +232,7 @@ class Bell {
     });
     this.emptyNote.hidden = notifications.length > 0;
     this.showCount();
+    this.showActions();
   }
 
   createItem(notification) {
@@ -295,6 +297,16 @@ class Bell {
     this.countElement.hidden = count === 0;
     this.button.setAttribute("aria-label", unreadLabel(count));
     this.showTitle();
+  }
+
+  // "Mark all read" while there is something to mark.
+  showActions() {
+    const usable = this.inbox.count > 0;
+    if (!usable && document.activeElement === this.markAllButton) {
+      // A disabled button drops its focus to the page: it goes to the newest notification instead.
+      (this.list.firstElementChild ?? this.button).focus();
+    }
+    this.markAllButton.disabled = !usable;
   }
 
   showTitle() {

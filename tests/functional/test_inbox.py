@@ -54,6 +54,13 @@ def accounts(server_database: str, *names: str) -> list[str]:
     return usernames
 
 
+def unread(page: ChatPage) -> list[bool]:
+    """Which of the bell's list are unread, newest first; each offers "Mark read" if and only if it is."""
+    listed = page.notifications()
+    assert [item["mark_read"] for item in listed] == [item["unread"] for item in listed]
+    return [item["unread"] for item in listed]
+
+
 def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads(
     daphne_cluster: DaphneCluster,
     server_database: str,
@@ -74,11 +81,13 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     tabs = (lobby_tab, room_tab)
 
     def each_tab_lists(texts: list[str]) -> None:
-        """Both tabs list `texts` (newest first), all unread, and count them."""
+        """Both tabs list `texts` (newest first), all unread, and count them; "Mark all read" once there are some."""
         for tab in tabs:
             ann.driver.switch_to.window(tab)
-            assert all(item["unread"] for item in ann.wait_for_notifications(texts))
+            ann.wait_for_notifications(texts)
+            assert all(unread(ann))
             ann.wait_for_bell_count(len(texts))
+            assert ann.can_mark_all_read() == bool(texts)
 
     each_tab_lists([])
 
@@ -116,7 +125,7 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     ann.wait_for_bell_count(2)
     ann.driver.switch_to.window(room_tab)
     ann.wait_for_bell_count(2)
-    assert [item["unread"] for item in ann.notifications()] == [True, False, True]
+    assert unread(ann) == [True, False, True]
     ann.open_bell()
     ann.driver.execute_script("scrollTo(0, 0);")
     ann.driver.save_screenshot(str(screenshot_dir / "bell.png"))
@@ -125,13 +134,17 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     ann.wait().until(lambda d: d.current_url.endswith(f"/chat/{room_name}-essays/"), "the link led nowhere")
     ann.driver.switch_to.window(lobby_tab)
     ann.wait_for_bell_count(1)
-    assert [item["unread"] for item in ann.notifications()] == [True, False, False]
+    assert unread(ann) == [True, False, False]
 
     ann.mark_all_read()
     ann.wait_for_bell_count(0)
+    # Nothing left to mark: the button is disabled, and the focus it had went to the list, not the page.
+    assert not ann.can_mark_all_read()
+    assert ann.driver.execute_script("return document.activeElement.matches('#notifications-list li');")
     ann.driver.switch_to.window(room_tab)
     ann.wait_for_bell_count(0)
-    assert [item["unread"] for item in ann.notifications()] == [False, False, False]
+    assert unread(ann) == [False, False, False]
+    assert not ann.can_mark_all_read()
 
 
 # What a test puts in place of the browser's Notification API: it records what the page would
@@ -202,6 +215,7 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
             "text": "Welcome to the physics class.",
             "link": "/chat/physics/",
             "unread": True,
+            "mark_read": True,
         }
     ]
     assert carol.accessibility_violations(AXE.read_text()) == [], "the lobby with the bell open"
