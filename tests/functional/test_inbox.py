@@ -284,8 +284,10 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
     assert carol.driver.execute_async_script(INBOX_ORDERS) == [0, 0, 1, 1, 3]
 
     # A room's page on the phone: the header stays compact, the long name cut short, the bell in view.
+    api_notify(daphne_cluster[1], carol_name, "Bring your lab coat.", "")
     carol.open_room(daphne_cluster[0], room_name)
     carol.wait_until_bell_connected()
+    carol.wait_for_bell_count(1)
     header = carol.driver.execute_script(HEADER_LAYOUT)
     assert header["rows"] <= 2, header
     bell = header["bell"]
@@ -295,6 +297,48 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
     assert (header["name_cut"], header["text_overflow"]) == (True, "ellipsis")
     assert header["title"] == f"Signed in as {carol_name}"
     assert carol.signed_in_as() == carol_name
+
+    # Logged out in another tab of this browser: this page's bell says so and how to come back, and
+    # keeps no count it can no longer keep nor buttons that can no longer work. It reloads only when
+    # asked: the message being typed here stays.
+    draft = "About the lab coat,"
+    carol.driver.find_element(By.ID, "chat-message-input").send_keys(draft)
+    room_tab = carol.driver.current_window_handle
+    carol.driver.switch_to.new_window("tab")
+    carol.open_lobby(daphne_cluster[1])
+    carol.driver.find_element(By.ID, "logout-submit").click()
+    carol.wait().until(lambda d: d.find_elements(By.ID, "login-link"), "the other tab did not log out")
+    carol.driver.close()
+    carol.driver.switch_to.window(room_tab)
+    carol.wait().until(
+        lambda d: d.find_element(By.ID, "notifications-status").get_attribute("textContent").startswith("Signed out"),
+        "the bell never said it was signed out",
+    )
+    carol.open_bell()
+    assert carol.bell_count() == 0
+    assert not carol.driver.find_element(By.ID, "notifications-count").is_displayed()
+    assert carol.driver.find_element(By.ID, "notifications-button").get_attribute("aria-label") == (
+        "Notifications, signed out"
+    )
+    assert not carol.can_mark_all_read()
+    assert not carol.driver.find_element(By.ID, "notifications-mark-all").is_displayed()
+    assert [item["mark_read"] for item in carol.notifications()] == [False] * 5
+    assert carol.driver.find_element(By.ID, "notifications-status").text == (
+        "Signed out, so notifications stopped here. Reload the page to log in again."
+    )
+    assert carol.accessibility_violations(AXE.read_text()) == [], "a room on a phone, the bell signed out"
+    # Signed out for good, until reloaded: the network coming back opens no socket for the bell.
+    status = carol.driver.execute_script(
+        "dispatchEvent(new Event('online')); return document.getElementById('notifications-status').textContent;"
+    )
+    assert status.startswith("Signed out"), status
+    assert carol.driver.find_element(By.ID, "chat-message-input").get_attribute("value") == draft
+    carol.driver.find_element(By.ID, "notifications-reload").click()
+    carol.wait().until(lambda d: not carol.has_bell(), "the reloaded page still has the bell")
+    assert carol.signed_in_as() is None
+    # Connected before the test ends: a room socket still connecting as its page was left has been
+    # seen to stay open on the server long after, its guest's name held (the next test waits on it).
+    carol.wait_until_connected()
 
 
 # The header's layout: how many rows its parts take, where the bell is, and whether the name is cut short.
