@@ -141,7 +141,11 @@ class Bell {
     this.desktopNote = root.querySelector("#notifications-desktop-note");
     this.announcer = root.querySelector("#notifications-announcer");
     this.status = root.querySelector("#notifications-status");
+    this.signedOutNote = root.querySelector("#notifications-signed-out");
     this.inbox = new Inbox();
+    // The server refused the socket: this page's person logged out (in another tab, perhaps).
+    // The bell then shows what it last knew, and nothing it can no longer do, until the page is reloaded.
+    this.isSignedOut = false;
     this.items = new Map(); // id -> its li, kept across renders so focus stays where it is
     this.baseTitle = document.title;
     // Until the inbox arrives, the count is the one the page was rendered with.
@@ -156,8 +160,8 @@ class Bell {
       heartbeatSeconds: Number(root.dataset.heartbeat) || socketSettings().heartbeat,
     });
     this.listen();
-    this.showDesktopChoice();
     this.showCount();
+    this.showActions();
   }
 
   open() {
@@ -176,6 +180,7 @@ class Bell {
       if (!this.panel.hidden && !this.root.contains(event.target)) this.setOpen(false);
     });
     this.markAllButton.addEventListener("click", () => this.markAllRead());
+    this.root.querySelector("#notifications-reload").addEventListener("click", () => window.location.reload());
     this.desktopBox.addEventListener("change", () => this.chooseDesktop(this.desktopBox.checked));
     document.addEventListener("visibilitychange", () => this.showTitle());
     // The choice made in another tab of this site.
@@ -233,6 +238,7 @@ class Bell {
     });
     this.emptyNote.hidden = notifications.length > 0;
     this.showCount();
+    this.showActions();
   }
 
   createItem(notification) {
@@ -286,17 +292,31 @@ class Bell {
   showRead(item, read) {
     item.classList.toggle("unread", !read);
     const button = item.querySelector(".mark-read");
-    if (read && document.activeElement === button) item.focus();
-    button.hidden = read;
+    const shown = !read && !this.isSignedOut;
+    if (!shown && document.activeElement === button) item.focus();
+    button.hidden = !shown;
   }
 
+  // Signed out, no count: the last one known may be stale, and this page will hear of no change.
   showCount() {
-    const count = this.inbox.loaded ? this.inbox.count : this.renderedCount;
+    const count = this.isSignedOut ? 0 : this.inbox.loaded ? this.inbox.count : this.renderedCount;
     this.countElement.dataset.count = String(count);
     this.countElement.textContent = String(count);
     this.countElement.hidden = count === 0;
-    this.button.setAttribute("aria-label", unreadLabel(count));
+    this.button.setAttribute("aria-label", this.isSignedOut ? "Notifications, signed out" : unreadLabel(count));
     this.showTitle();
+  }
+
+  // "Mark all read" while there is something to mark and a server to tell; none at all once signed out.
+  showActions() {
+    const usable = !this.isSignedOut && this.inbox.count > 0;
+    if (!usable && document.activeElement === this.markAllButton) {
+      // A disabled or hidden button drops its focus to the page: it goes to the newest notification instead.
+      (this.list.firstElementChild ?? this.button).focus();
+    }
+    this.markAllButton.disabled = !usable;
+    this.markAllButton.hidden = this.isSignedOut;
+    this.showDesktopChoice();
   }
 
   showTitle() {
@@ -341,7 +361,7 @@ class Bell {
 
   showDesktopChoice() {
     const supported = "Notification" in window;
-    this.desktopBox.closest(".notifications-desktop").hidden = !supported;
+    this.desktopBox.closest(".notifications-desktop").hidden = !supported || this.isSignedOut;
     if (!supported) return;
     this.desktopBox.checked = this.desktopWanted();
     const blocked = window.Notification.permission === "denied";
@@ -349,9 +369,19 @@ class Bell {
     this.desktopNote.textContent = blocked ? "This browser blocks them: allow notifications for this site first." : "";
   }
 
+  // The socket was refused (4403): the page's person is a guest now. Said, with the way back; the
+  // page is not reloaded for them, as it may hold a message they are typing. The socket is not
+  // opened again (the page back from the browser's cache, say): it would speak for whoever
+  // signed in since, under a header that names this page's person.
   signedOut() {
+    this.isSignedOut = true;
+    this.connection.stop();
+    this.root.dataset.state = "signed-out";
     this.status.dataset.state = "closed";
-    this.status.textContent = "Signed out: log in again to get notifications here.";
+    this.status.textContent = "Signed out, so notifications stopped here. Reload the page to log in again.";
+    this.signedOutNote.hidden = false;
+    this.announcer.textContent = "Signed out: notifications stopped. Reload the page to log in again.";
+    this.render();
   }
 }
 

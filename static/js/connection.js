@@ -67,6 +67,7 @@ export class RoomConnection {
     this.heard = false; // the socket opened or received something since the last beat
     this.attempt = 0;
     this.notBefore = 0; // Date.now() before which no reconnect goes: the server said how long to wait
+    this.stopped = false; // see stop()
     this.timers = [];
     retryButton?.addEventListener("click", () => this.open());
     // The network is back: a socket still trying (maybe on the old network) starts afresh now.
@@ -82,6 +83,12 @@ export class RoomConnection {
     this.discard(1000, "page hidden");
   }
 
+  // Closed for good: nothing opens the socket again, not the network or the page coming back.
+  stop() {
+    this.stopped = true;
+    this.discard(1000, "stopped");
+  }
+
   // Forget the socket, closing it: its close event (whenever the browser gets
   // to it) is then not a reason to reconnect.
   discard(code, reason) {
@@ -92,6 +99,7 @@ export class RoomConnection {
   }
 
   open() {
+    if (this.stopped) return;
     this.discard();
     this.showRetry(false);
     this.showState("connecting", "Connecting…");

@@ -198,7 +198,7 @@ class ChatPage:
         )
 
     def notifications(self) -> list[dict]:
-        """The bell's list, newest first: id, text, link (None without one), whether unread."""
+        """The bell's list, newest first: id, text, link (None without one), unread, mark_read (its button shows)."""
         # Read in one script: items are redrawn as reads and notifications arrive.
         return self.driver.execute_script(
             """return [...document.querySelectorAll('#notifications-list li.notification')].map((li) => ({
@@ -206,6 +206,7 @@ class ChatPage:
                 text: li.querySelector('.notification-text').textContent,
                 link: li.querySelector('a.notification-text')?.getAttribute('href') ?? null,
                 unread: li.classList.contains('unread'),
+                mark_read: !li.querySelector('button.mark-read').hidden,
             }));"""
         )
 
@@ -244,6 +245,11 @@ class ChatPage:
     def mark_all_read(self) -> None:
         self.open_bell()
         self.driver.find_element(By.ID, "notifications-mark-all").click()
+
+    def can_mark_all_read(self) -> bool:
+        """Whether the bell's "Mark all read" button is there to press, the panel open or not."""
+        button = self.driver.find_element(By.ID, "notifications-mark-all")
+        return button.get_attribute("hidden") is None and button.is_enabled()
 
     def accessibility_violations(self, axe_source: str) -> list[dict]:
         """axe-core's serious and critical findings on the current page."""

@@ -54,6 +54,13 @@ def accounts(server_database: str, *names: str) -> list[str]:
     return usernames
 
 
+def unread(page: ChatPage) -> list[bool]:
+    """Which of the bell's list are unread, newest first; each offers "Mark read" if and only if it is."""
+    listed = page.notifications()
+    assert [item["mark_read"] for item in listed] == [item["unread"] for item in listed]
+    return [item["unread"] for item in listed]
+
+
 def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads(
     daphne_cluster: DaphneCluster,
     server_database: str,
@@ -74,11 +81,13 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     tabs = (lobby_tab, room_tab)
 
     def each_tab_lists(texts: list[str]) -> None:
-        """Both tabs list `texts` (newest first), all unread, and count them."""
+        """Both tabs list `texts` (newest first), all unread, and count them; "Mark all read" once there are some."""
         for tab in tabs:
             ann.driver.switch_to.window(tab)
-            assert all(item["unread"] for item in ann.wait_for_notifications(texts))
+            ann.wait_for_notifications(texts)
+            assert all(unread(ann))
             ann.wait_for_bell_count(len(texts))
+            assert ann.can_mark_all_read() == bool(texts)
 
     each_tab_lists([])
 
@@ -116,7 +125,7 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     ann.wait_for_bell_count(2)
     ann.driver.switch_to.window(room_tab)
     ann.wait_for_bell_count(2)
-    assert [item["unread"] for item in ann.notifications()] == [True, False, True]
+    assert unread(ann) == [True, False, True]
     ann.open_bell()
     ann.driver.execute_script("scrollTo(0, 0);")
     ann.driver.save_screenshot(str(screenshot_dir / "bell.png"))
@@ -125,13 +134,17 @@ def test_two_tabs_on_two_processes_count_what_reaches_the_person_and_share_reads
     ann.wait().until(lambda d: d.current_url.endswith(f"/chat/{room_name}-essays/"), "the link led nowhere")
     ann.driver.switch_to.window(lobby_tab)
     ann.wait_for_bell_count(1)
-    assert [item["unread"] for item in ann.notifications()] == [True, False, False]
+    assert unread(ann) == [True, False, False]
 
     ann.mark_all_read()
     ann.wait_for_bell_count(0)
+    # Nothing left to mark: the button is disabled, and the focus it had went to the list, not the page.
+    assert not ann.can_mark_all_read()
+    assert ann.driver.execute_script("return document.activeElement.matches('#notifications-list li');")
     ann.driver.switch_to.window(room_tab)
     ann.wait_for_bell_count(0)
-    assert [item["unread"] for item in ann.notifications()] == [False, False, False]
+    assert unread(ann) == [False, False, False]
+    assert not ann.can_mark_all_read()
 
 
 # What a test puts in place of the browser's Notification API: it records what the page would
@@ -179,8 +192,10 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
     server_database: str,
     redis_server: RedisServer,
     browsers: Browsers,
+    room_name: str,
 ) -> None:
-    (carol_name,) = accounts(server_database, "carol")
+    # A name as long as some people's: the header must still fit a phone.
+    (carol_name,) = accounts(server_database, "carol.konstantinopoulou")
     api_notify(daphne_cluster[1], carol_name, "Welcome to the physics class.", "/chat/physics/")  # she was away
     carol = browsers()
     carol.driver.get(f"{daphne_cluster[0].http_url}/accounts/login/")
@@ -200,6 +215,7 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
             "text": "Welcome to the physics class.",
             "link": "/chat/physics/",
             "unread": True,
+            "mark_read": True,
         }
     ]
     assert carol.accessibility_violations(AXE.read_text()) == [], "the lobby with the bell open"
@@ -266,6 +282,87 @@ def test_a_person_away_finds_them_on_the_next_visit_and_a_hidden_tab_counts_them
 
     # Reads that arrive before their notification (they come from another process) still apply to it.
     assert carol.driver.execute_async_script(INBOX_ORDERS) == [0, 0, 1, 1, 3]
+
+    # A room's page on the phone: the header stays compact, the long name cut short, the bell in view.
+    api_notify(daphne_cluster[1], carol_name, "Bring your lab coat.", "")
+    carol.open_room(daphne_cluster[0], room_name)
+    carol.wait_until_bell_connected()
+    carol.wait_for_bell_count(1)
+    header = carol.driver.execute_script(HEADER_LAYOUT)
+    assert header["rows"] <= 2, header
+    bell = header["bell"]
+    assert 0 <= bell["left"] < bell["right"] <= header["width"], f"the bell is {bell} across"
+    assert 0 <= bell["top"] < bell["bottom"] <= header["height"], f"the bell is {bell} down"
+    assert header["page_width"] <= header["width"], "the page scrolls sideways"
+    assert (header["name_cut"], header["text_overflow"]) == (True, "ellipsis")
+    assert header["title"] == f"Signed in as {carol_name}"
+    assert carol.signed_in_as() == carol_name
+
+    # Logged out in another tab of this browser: this page's bell says so and how to come back, and
+    # keeps no count it can no longer keep nor buttons that can no longer work. It reloads only when
+    # asked: the message being typed here stays.
+    draft = "About the lab coat,"
+    carol.driver.find_element(By.ID, "chat-message-input").send_keys(draft)
+    room_tab = carol.driver.current_window_handle
+    carol.driver.switch_to.new_window("tab")
+    carol.open_lobby(daphne_cluster[1])
+    carol.driver.find_element(By.ID, "logout-submit").click()
+    carol.wait().until(lambda d: d.find_elements(By.ID, "login-link"), "the other tab did not log out")
+    carol.driver.close()
+    carol.driver.switch_to.window(room_tab)
+    carol.wait().until(
+        lambda d: d.find_element(By.ID, "notifications-status").get_attribute("textContent").startswith("Signed out"),
+        "the bell never said it was signed out",
+    )
+    carol.open_bell()
+    assert carol.bell_count() == 0
+    assert not carol.driver.find_element(By.ID, "notifications-count").is_displayed()
+    assert carol.driver.find_element(By.ID, "notifications-button").get_attribute("aria-label") == (
+        "Notifications, signed out"
+    )
+    assert not carol.can_mark_all_read()
+    assert not carol.driver.find_element(By.ID, "notifications-mark-all").is_displayed()
+    assert [item["mark_read"] for item in carol.notifications()] == [False] * 5
+    assert carol.driver.find_element(By.ID, "notifications-status").text == (
+        "Signed out, so notifications stopped here. Reload the page to log in again."
+    )
+    assert carol.accessibility_violations(AXE.read_text()) == [], "a room on a phone, the bell signed out"
+    # Signed out for good, until reloaded: the network coming back opens no socket for the bell.
+    status = carol.driver.execute_script(
+        "dispatchEvent(new Event('online')); return document.getElementById('notifications-status').textContent;"
+    )
+    assert status.startswith("Signed out"), status
+    assert carol.driver.find_element(By.ID, "chat-message-input").get_attribute("value") == draft
+    carol.driver.find_element(By.ID, "notifications-reload").click()
+    carol.wait().until(lambda d: not carol.has_bell(), "the reloaded page still has the bell")
+    assert carol.signed_in_as() is None
+    # Connected before the test ends: a room socket still connecting as its page was left has been
+    # seen to stay open on the server long after, its guest's name held (the next test waits on it).
+    carol.wait_until_connected()
+
+
+# The header's layout: how many rows its parts take, where the bell is, and whether the name is cut short.
+HEADER_LAYOUT = """
+const header = document.getElementById("account-header");
+const parts = [".brand", "#notifications-button", ".who", "#logout-submit"].map((part) => header.querySelector(part));
+let rows = 0;
+let rowBottom = -Infinity;
+for (const box of parts.map((part) => part.getBoundingClientRect()).sort((a, b) => a.top - b.top)) {
+  if (box.top >= rowBottom) rows += 1;
+  rowBottom = box.top >= rowBottom ? box.bottom : Math.max(rowBottom, box.bottom);
+}
+const name = document.getElementById("signed-in-as");
+return {
+  rows,
+  bell: document.getElementById("notifications-button").getBoundingClientRect().toJSON(),
+  width: document.documentElement.clientWidth,
+  height: innerHeight,
+  page_width: document.documentElement.scrollWidth,
+  name_cut: name.scrollWidth > name.clientWidth,
+  text_overflow: getComputedStyle(name).textOverflow,
+  title: name.closest("[title]")?.title ?? null,
+};
+"""
 
 
 # The page's own Inbox (static/js/bell.js, the module the page already runs) fed frames out of order.
