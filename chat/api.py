@@ -102,6 +102,7 @@ def spend_rate(caller: str) -> JsonResponse | None:
     return error(429, protocol.RATE_LIMITED, f"Too many requests; wait {seconds} s.", **{"Retry-After": seconds})
 
 
+@csrf_exempt  # a caller with a token and a wrong path is told about the path, not about a CSRF cookie
 def no_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any other path under /api/: a JSON 404 that names the endpoints, not Django's HTML page."""
     detail = (

@@ -1,7 +1,7 @@
 """URL configuration: the chat pages, accounts and the admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from chat import api, health, metrics
@@ -14,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("api/users/<str:username>/notifications", post_user_notification, name="api-user-notifications"),
-    path("api/<path:rest>", api.no_endpoint),
+    re_path(r"^api(?:/(?P<rest>.*))?$", api.no_endpoint),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),

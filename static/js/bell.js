@@ -20,7 +20,7 @@ const DESKTOP_PREFERENCE = "chat.notifications.desktop";
 // One leading slash, then no second one or backslash (browsers read "/\host" as "//host"),
 // and no white space or control character anywhere: what the server takes (notifications/links.py).
 const SITE_PATH = /^\/(?![/\\])[^\s\\\u0000-\u001f\u007f]*$/;
-const WEB_URL = /^https?:\/\//i;
+const WEB_URL = /^https?:\/\/[^\s\\\u0000-\u001f\u007f]+$/i;
 
 function isId(value) {
   return Number.isSafeInteger(value) && value > 0;

@@ -161,9 +161,10 @@ def test_a_caller_is_rate_limited_across_both_apis(client: Client, ann: User) ->
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/users/ann/notifications/", "/api/rooms/lobby/messages/", "/api/users/ann", "/api/nothing"]
+    "path", ["/api/users/ann/notifications/", "/api/rooms/lobby/messages/", "/api/users/ann", "/api/nothing", "/api/"]
 )
-def test_a_path_under_api_that_is_no_endpoint_is_a_json_404_naming_them(client: Client, path: str) -> None:
+def test_a_path_under_api_that_is_no_endpoint_is_a_json_404_naming_them(path: str) -> None:
+    client = Client(enforce_csrf_checks=True)  # as a service's client is: no CSRF cookie, a bearer token
     response = client.post(path, "{}", content_type="application/json", headers={"Authorization": f"Bearer {TOKEN}"})
     assert (response.status_code, response["Content-Type"]) == (404, "application/json")
     assert response.json()["code"] == "not_found"
