@@ -143,17 +143,18 @@ async def test_a_socket_gets_only_its_own_account_s_notifications_and_reads() ->
         await socket.disconnect()
 
 
-async def test_a_notification_made_while_the_inbox_is_read_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The socket has joined its Group; the inbox is read; then, before it is sent, a notification is
-    # stored and pushed. The inbox doesn't hold it: the socket sends it after the inbox, not never.
-    ann = await account("ann")
+def notify_while_the_inbox_is_read(monkeypatch: pytest.MonkeyPatch) -> list[Notification]:
+    """From now on, each inbox read is followed by a notification, before the socket sends the inbox.
+
+    Returns the list the notifications made go in. Each read returns once the socket holds the
+    notification's event: the fan-out hands it over on a later turn of the loop.
+    """
     read_inbox = selectors.ainbox
     made: list[Notification] = []
 
     async def then_notified(user: User) -> dict:
         inbox = await read_inbox(user)
         made.append(await services.anotify(user, "while the inbox was read"))
-        # Until the socket holds the event: the fan-out hands it over on a later turn of the loop.
         [socket] = process_state().fanout.hubs[INBOX_GROUP].addressed[account_key(user.pk)]
         async with asyncio.timeout(1):
             while not socket.held:
@@ -161,6 +162,14 @@ async def test_a_notification_made_while_the_inbox_is_read_is_not_lost(monkeypat
         return inbox
 
     monkeypatch.setattr(consumers.selectors, "ainbox", then_notified)
+    return made
+
+
+async def test_a_notification_made_while_the_inbox_is_read_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The socket has joined its Group; the inbox is read; then, before it is sent, a notification is
+    # stored and pushed. The inbox doesn't hold it: the socket sends it after the inbox, not never.
+    ann = await account("ann")
+    made = notify_while_the_inbox_is_read(monkeypatch)
     socket, inbox = await inbox_socket(ann)
     assert inbox["notifications"] == []
     assert await socket.receive_json_from() == selectors.notification_frame(made[0])
@@ -305,19 +314,7 @@ async def test_a_notification_made_while_the_inbox_is_read_again_is_not_lost(mon
     # As at connect: after an outage the socket holds what comes while it reads the inbox again, and sends it after.
     ann = await account("ann")
     socket, _ = await inbox_socket(ann)
-    read_inbox = selectors.ainbox
-    made: list[Notification] = []
-
-    async def then_notified(user: User) -> dict:
-        inbox = await read_inbox(user)
-        made.append(await services.anotify(user, "while the inbox was read again"))
-        [consumer] = process_state().fanout.hubs[INBOX_GROUP].addressed[account_key(user.pk)]
-        async with asyncio.timeout(1):
-            while not consumer.held:
-                await asyncio.sleep(0)
-        return inbox
-
-    monkeypatch.setattr(consumers.selectors, "ainbox", then_notified)
+    made = notify_while_the_inbox_is_read(monkeypatch)
     await get_channel_layer().group_send(ACCOUNTS_GROUP, events.layer_recovered())
     assert (await socket.receive_json_from())["notifications"] == []
     assert await socket.receive_json_from() == selectors.notification_frame(made[0])
