@@ -111,8 +111,13 @@ async def apublish(user_id: int, frame: dict[str, Any]) -> None:
 # --8<-- [end:publish]
 
 
-def _publish_on_commit(user_id: int, frame: dict[str, Any]) -> None:
+@transaction.atomic
+def _save_and_push_on_commit(user_id: int, text: str, link: str, kind: str, room: str = "") -> Notification:
+    """`save_notification`, then `apublish` once the caller's transaction (or this one) commits."""
+    notification = save_notification(user_id, text, link, kind, room)
+    frame = selectors.notification_frame(notification)
     transaction.on_commit(lambda: async_to_sync(apublish)(user_id, frame))
+    return notification
 
 
 # --8<-- [start:notify]
@@ -125,11 +130,7 @@ def notify(user: Any, text: str, link: str | None = None) -> Notification:
     transaction, the push waits for the commit.
     """
     _require_account(user)
-    text, link = check_text(text), check_link(link)
-    with transaction.atomic():
-        notification = save_notification(user.pk, text, link)
-        _publish_on_commit(user.pk, selectors.notification_frame(notification))
-    return notification
+    return _save_and_push_on_commit(user.pk, check_text(text), check_link(link), Notification.Kind.SERVER)
 
 
 async def anotify(user: Any, text: str, link: str | None = None) -> Notification:
@@ -146,6 +147,8 @@ async def anotify(user: Any, text: str, link: str | None = None) -> Notification
 
 def sender_budget(sender: str, client_address: str | None) -> limits.TokenBucket:
     """The bucket of notifications one sender may still make: an account's own, else its address's.
+
+    With ``CHAT_NOTIFICATIONS_PER_SENDER`` 0 its rate is 0, which `limits.TokenBucket` takes for no limit.
 
     A guest's key costs nothing to change (a socket without the cookie is a new guest),
     so guests are counted by address; an account is counted as itself, whatever its address.
@@ -196,7 +199,7 @@ async def anotify_mentions(room: Room, message: Message, people: set[str], clien
     if not user_ids:
         return
     # Server code's messages (no sender) are not counted: the API that posts them has a rate of its own.
-    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0 and message.sender:
+    if message.sender:
         budget = sender_budget(message.sender, client_address)
         user_ids = [user_id for user_id in user_ids if budget.take()]
     try:
@@ -233,13 +236,10 @@ def forget_mentions(message: Message) -> None:
 def notify_invitation(user: Any, room: Room, by: Any, link: str) -> Notification | None:
     """Tell an account it was invited to a private room; None past the inviter's budget (nothing stored)."""
     _require_account(user)
-    if settings.CHAT_NOTIFICATIONS_PER_SENDER > 0 and not sender_budget(account_key(by.pk), None).take():
+    if not sender_budget(account_key(by.pk), None).take():
         return None
     text = f"{by.get_username()} invited you to the private room {room.title or room.name}"
-    with transaction.atomic():
-        notification = save_notification(user.pk, text, link, Notification.Kind.INVITATION, room.name)
-        _publish_on_commit(user.pk, selectors.notification_frame(notification))
-    return notification
+    return _save_and_push_on_commit(user.pk, text, link, Notification.Kind.INVITATION, room.name)
 
 
 def seconds_until_sender_may(sender: str, client_address: str | None = None) -> int:
