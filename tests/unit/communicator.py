@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
 
 from accounts.identity import guest_key
 from chat.groups import MENTIONS_GROUP, room_group_name
@@ -62,6 +63,18 @@ def session_cookie(**data: str) -> tuple[bytes, bytes]:
     session.update(data)
     session.create()
     return (b"cookie", f"sessionid={session.session_key}".encode())
+
+
+async def logged_in_client(user: User) -> Client:
+    """A test client logged in as `user`, as a browser is: its session is the one its sockets show."""
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    return client
+
+
+def cookie_header(client: Client) -> tuple[bytes, bytes]:
+    """The Cookie header of a socket opened by the browser `client` stands for."""
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
 def login_data(user: User) -> dict[str, str]:

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from accounts.identity import account_key
 from chat import access, events, protocol
@@ -21,7 +21,7 @@ from chat.process import process_state
 from mysite.asgi import application
 from notifications import consumers, selectors, services
 from notifications.models import Notification
-from tests.unit.communicator import HOST, ORIGIN, login_data, session_cookie
+from tests.unit.communicator import HOST, ORIGIN, cookie_header, logged_in_client, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -255,16 +255,6 @@ async def test_a_socket_that_keeps_sending_after_rate_limited_is_closed_as_a_flo
 
 
 # Logging out, or an account that changes, closes the socket: the page reconnects as who the person is now.
-
-
-async def logged_in_client(user: User) -> Client:
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    return client
-
-
-def cookie_header(client: Client) -> tuple[bytes, bytes]:
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
 async def next_frame(socket: WebsocketCommunicator, frame_type: str) -> dict:

@@ -11,7 +11,6 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from chat import consumers, membership, selectors, services
 from chat.fanout import LocalFanout
@@ -19,7 +18,7 @@ from chat.groups import LOBBY_GROUP, room_group_name
 from chat.models import Room
 from chat.process import process_state
 from mysite.asgi import application
-from tests.unit.communicator import HOST, ORIGIN, fence, login_data, session_cookie
+from tests.unit.communicator import HOST, ORIGIN, cookie_header, fence, logged_in_client, login_data, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -188,16 +187,6 @@ async def test_a_removal_between_the_first_look_and_the_joins_is_not_missed(
 
     monkeypatch.setattr(consumers.membership, "avisible_room", then_removed)
     await assert_refused(await open_socket(room_path(people.room), await cookie_of(people.bob)))
-
-
-async def logged_in_client(user: User) -> Client:
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    return client
-
-
-def cookie_header(client: Client) -> tuple[bytes, bytes]:
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
 async def test_logging_out_closes_the_socket_and_the_reconnect_is_refused(people: People) -> None:
