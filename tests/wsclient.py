@@ -36,6 +36,18 @@ def read_frame(ws: websocket.WebSocket) -> tuple[int, bytes]:
     return frame.opcode, frame.data
 
 
+def next_json_frame(ws: websocket.WebSocket, timeout: float) -> dict:
+    """The next text frame, parsed; raises `ConnectionError` naming the close code on a close."""
+    ws.settimeout(timeout)
+    while True:
+        opcode, payload = read_frame(ws)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+            raise ConnectionError(f"the server closed the socket (close code {code})")
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            return json.loads(payload)
+
+
 def frames_until_closed(ws: websocket.WebSocket, timeout: float = 10) -> list[int]:
     """The opcodes of the frames the server sends until it ends the connection (however it ends it).
 
@@ -100,20 +112,14 @@ class ChatClient:
 
     def receive(self, timeout: float = 5) -> dict:
         """The next frame, passing over presence and typing; raises `WebSocketTimeoutException` after `timeout`."""
-        self.ws.settimeout(timeout)
         while True:
-            opcode, payload = read_frame(self.ws)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-                raise ConnectionError(f"the server closed the socket (close code {code})")
-            if opcode == websocket.ABNF.OPCODE_TEXT:
-                frame = json.loads(payload)
-                if frame.get("type") in AMBIENT:
-                    self.ambient.append(frame)
-                    continue
-                if frame.get("type") == "chat.message":
-                    self.messages.append(frame)
-                return frame
+            frame = next_json_frame(self.ws, timeout)
+            if frame.get("type") in AMBIENT:
+                self.ambient.append(frame)
+                continue
+            if frame.get("type") == "chat.message":
+                self.messages.append(frame)
+            return frame
 
     def receive_ambient(self, frame_type: str, timeout: float = 5) -> dict:
         """The next frame of `frame_type` (presence, typing) within `timeout` seconds in all, passing over others."""

@@ -20,7 +20,7 @@ from django.test import override_settings
 from notifications.models import Notification
 from tests.conftest import API_TOKEN, DaphneCluster, server_environment
 from tests.servers import PROJECT_ROOT, DaphneServer, RedisServer
-from tests.wsclient import read_frame
+from tests.wsclient import next_json_frame
 
 
 def manage(*args: str, database_url: str, redis_url: str = "", **env: str) -> subprocess.CompletedProcess:
@@ -91,13 +91,7 @@ class InboxSocket:
 
     def receive(self, timeout: float = 5) -> dict:
         """The next frame; raises `ConnectionError` on a close, `WebSocketTimeoutException` after `timeout`."""
-        self.ws.settimeout(timeout)
-        while True:
-            opcode, payload = read_frame(self.ws)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                raise ConnectionError(f"closed with {int.from_bytes(payload[:2], 'big')}")
-            if opcode == websocket.ABNF.OPCODE_TEXT:
-                return json.loads(payload)
+        return next_json_frame(self.ws, timeout)
 
     def __enter__(self) -> "InboxSocket":
         return self
