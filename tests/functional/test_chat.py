@@ -29,7 +29,9 @@ def test_two_browsers_in_a_room_see_each_other_and_another_room_does_not(
     assert bob.wait_for_message("Yes, loud and clear.", timeout=2)
 
     eve.say("Anyone here?")
-    eve.wait_for_message("Anyone here?")
+    # Her own message shows at once, pending, and once more from the room if that copy overtakes
+    # the ack: her log is settled once the ack has come.
+    eve.wait().until(lambda d: not eve.pending_texts() and eve.texts() == ["Anyone here?"], "Eve's log never settled")
     assert eve.texts() == ["Anyone here?"]
 
     ann.driver.save_screenshot(str(screenshot_dir / "browser-ann.png"))
