@@ -14,12 +14,20 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts import names
-from accounts.identity import identify, new_guest
-from chat import access, editing, limits, membership, metrics, protocol, selectors, services
+from accounts.identity import account_key, identify, is_account, new_guest
+from chat import access, editing, limits, membership, metrics, protocol, reading, selectors, services
 from chat.attendance import Attendance
 from chat.cleanup import Cleanup
 from chat.delivery import Delivery
-from chat.groups import ACCOUNTS_GROUP, LOBBY_GROUP, MENTIONS_GROUP, InvalidRoomName, clean_room_name, room_group_name
+from chat.groups import (
+    ACCOUNTS_GROUP,
+    LOBBIES_GROUP,
+    LOBBY_GROUP,
+    MENTIONS_GROUP,
+    InvalidRoomName,
+    clean_room_name,
+    room_group_name,
+)
 from chat.models import Room
 from chat.process import process_state
 
@@ -224,6 +232,11 @@ class LimitedConsumer(FrameConsumer):
             await self.refuse_for_handshakes(handshakes)
         return reserved
 
+    async def refuse(self, code: str, detail: str, close_code: int = protocol.CLOSE_NOT_FOUND) -> None:
+        """`FrameConsumer.refuse`, and what the socket sends until it has gone is dropped unread."""
+        self.allowance = None
+        await super().refuse(code, detail, close_code)
+
     async def close_for_policy(self, code: str, detail: str) -> None:
         """Tell the client why and close with CLOSE_POLICY_VIOLATION; what it sends from now on is dropped unread.
 
@@ -265,6 +278,7 @@ class PersonConsumer(LimitedConsumer):
         """This socket's person logged out or had their account changed? Close; the page reconnects as them now."""
         if not self.closing and access.concerns(event, self.user, self.session_key):
             self.closing = True  # one session's end may be told twice (a logout, and its session row going)
+            self.allowance = None  # what it sends from now on is not for who it was: dropped unread
             await self.send_error(
                 protocol.ACCOUNT_CHANGED_ERROR, "You logged out or your account changed; reconnecting as you are now."
             )
@@ -287,6 +301,7 @@ class ChatConsumer(PersonConsumer):
 
     channel_layer_alias = None  # no channel: the services reach the layer through get_channel_layer()
     name_hold: names.NameHold | None = None  # a guest's, while the socket is open
+    read_up_to = 0  # the highest read mark this socket has passed on (an account's)
 
     # --8<-- [start:connect]
     async def connect(self) -> None:
@@ -419,10 +434,32 @@ class ChatConsumer(PersonConsumer):
             await services.apublish_typing(self.room.name, self.author, self.socket_id)
         elif isinstance(frame, protocol.EditMessageIn | protocol.DeleteMessageIn):
             await self.change_message(frame)
+        elif isinstance(frame, protocol.HistoryIn):
+            messages, complete = await selectors.ahistory_before(self.room, frame.before)
+            await self.send_frame(protocol.history(frame.before, messages, complete))
+        elif isinstance(frame, protocol.ReadIn):
+            await self.mark_read(frame.id)
         else:
             await self.post_message(frame)
 
     # --8<-- [end:handle]
+
+    async def mark_read(self, message_id: int) -> None:
+        """An account's read mark in the room rises (`chat.reading`); a guest's browser keeps its own, so no answer.
+
+        Never past the newest message this socket was sent: a page can't have seen more. A mark
+        no higher than this socket's last costs nothing; a higher one, one statement.
+        """
+        if self.person.user_id is None:
+            return
+        mark = min(message_id, self.delivery.delivered)
+        if mark <= self.read_up_to:
+            return
+        self.read_up_to = mark
+        try:
+            await reading.amark_read(self.person.user_id, self.room.name, mark)
+        except DatabaseError as exc:  # a mark is a convenience: the page sends a newer one soon
+            logger.warning("Could not store a read mark in room %r: %s", self.room.name, exc)
 
     async def change_message(self, frame: protocol.EditMessageIn | protocol.DeleteMessageIn) -> None:
         """An edit or a deletion, allowed by who the socket's person is now (`chat.editing`)."""
@@ -491,6 +528,7 @@ class ChatConsumer(PersonConsumer):
         concerned = not self.closing and membership.concerns(event, self.user, self.room.name)
         if concerned and not await membership.amay_see(self.room, self.user):
             self.closing = True
+            self.allowance = None  # no more history or marks for a room it no longer sees
             await self.send_error(protocol.FORBIDDEN, "You are no longer a member of this private room.")
             await self.close(code=protocol.CLOSE_FORBIDDEN)
 
@@ -501,9 +539,13 @@ class LobbyConsumer(PersonConsumer):
     A private room is listed only to its members: the socket keeps its
     account's private rooms, passes on a members-only room's changes only if
     it is one of them, and lists them afresh when the account's memberships change.
+    A signed-in person's lobby also hears their read marks rise (``room.read``),
+    through this process's fan-out under their account's key (`chat.reading`).
     """
 
     private_rooms: dict[str, dict[str, str]] = {}  # name -> title and kind; replaced, never changed in place
+    # ``room.read`` events heard while the directory is read, sent after it; None while none is read.
+    reads_held: list[dict] | None = None
 
     async def connect(self) -> None:
         if not await self.admit_client():
@@ -513,13 +555,34 @@ class LobbyConsumer(PersonConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.cleanup.add(functools.partial(self.channel_layer.group_discard, group, self.channel_name))
+        if is_account(self.user):
+            # Joined before the directory is read, as a room's socket joins before its history: no mark is missed.
+            fanout, key = process_state().fanout, account_key(self.user.pk)
+            await fanout.join(LOBBIES_GROUP, self, key)
+            self.cleanup.add(functools.partial(fanout.leave, LOBBIES_GROUP, self, key))
         await self.accept()
         await self.send_directory()
 
     async def send_directory(self) -> None:
-        """The whole directory as this socket's person may see it now."""
-        self.private_rooms = await membership.aprivate_rooms_of(self.user)
-        await self.send_frame({"type": protocol.DIRECTORY, "rooms": await services.adirectory(self.user)})
+        """The whole directory as this socket's person may see it now, then the marks that rose while it was read."""
+        self.reads_held = []
+        try:
+            self.private_rooms = await membership.aprivate_rooms_of(self.user)
+            rooms = await services.adirectory(self.user)
+            await self.send_frame({"type": protocol.DIRECTORY, "rooms": rooms})
+        finally:
+            held, self.reads_held = self.reads_held, None
+        listed = {entry["room"]: entry.get("read", 0) for entry in rooms}
+        for event in held:
+            if event["read"] > listed.get(event["room"], 0):  # else the directory has it already
+                await self.send_frame(protocol.room_read(event["room"], event["read"]))
+
+    async def group_event(self, event: dict, text: str) -> None:
+        """A ``room.read`` addressed to this socket's account, handed over by this process's fan-out."""
+        if self.reads_held is not None:
+            self.reads_held.append(event)
+        else:
+            await self.send_frame(protocol.room_read(event["room"], event["read"]))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The page's heartbeat, a ``ping`` within its allowance, gets a ``pong``; any other frame closes the socket.

@@ -18,6 +18,8 @@ Each event, who sends it, to which Group, and the frame it becomes:
   to the sockets of the people named.
 - ``directory.room``: `services.apublish_presence` and `apublish_activity`, to ``lobby.directory``; ``room.update``
   (a members-only room's carries its ``kind``: only its members' lobbies get it, with its ``title``).
+- ``room.read``: `reading.amark_read` (a ``read`` frame that raised an account's read mark), to ``people.lobbies``
+  (`groups.LOBBIES_GROUP`) with ``to``, the account's person key; the frame without ``to``, to that account's lobbies.
 - ``account.changed``: `access`, to ``people.accounts``; ``error`` ``account_changed``, then close 4001 (room,
   lobby and notification sockets).
 - ``membership.changed``: `membership`, to ``people.accounts``; ``error`` ``forbidden`` and close 4403 on the
@@ -49,6 +51,7 @@ DIRECTORY_ROOM = "directory.room"
 ACCOUNT_CHANGED = "account.changed"
 MEMBERSHIP_CHANGED = "membership.changed"
 LAYER_RECOVERED = "layer.recovered"
+ROOM_READ = protocol.ROOM_READ
 
 
 def edit(message_id: int, text: str, edited: str) -> dict[str, Any]:
@@ -82,12 +85,17 @@ def mention(room: str, frame: dict[str, Any], to: set[str]) -> dict[str, Any]:
 
 
 def directory_room(room: str, kind: str | None = None, **changes: Any) -> dict[str, Any]:
-    """A room's ``online`` count or ``last_activity`` changed.
+    """A room's ``online`` count or ``last_activity`` (with ``last_id``, its newest message id) changed.
 
     `kind` only for a members-only room (``private``, ``direct``): lobby sockets pass such an event
     on to their person only if they are a member, so no one else learns the room's name.
     """
     return {"type": DIRECTORY_ROOM, "room": room, **({"kind": kind} if kind else {}), **changes}
+
+
+def room_read(room: str, read: int, to: str) -> dict[str, Any]:
+    """The account whose person key is `to` has seen `room`'s messages up to id `read`: the frame, addressed."""
+    return {**protocol.room_read(room, read), "to": [to]}
 
 
 def membership_changed(user_id: Any, room: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Room names, and the channel-layer Groups: one per room, one for the lobbies, one for mentions, one for inboxes.
+"""Room names, and the channel-layer Groups: one per room, two for the lobbies, one for mentions, one for inboxes.
 
 The one place that knows which room names are accepted and how room and
 display names become group names. Channel layers accept group names of ASCII letters,
@@ -31,6 +31,10 @@ ACCOUNTS_GROUP = "people.accounts"
 # its hub, with no Redis command (bench/notify.py measured both).
 INBOX_GROUP = "people.inbox"
 # --8<-- [end:inbox-group]
+
+# Every process with signed-in lobby sockets listens here, as for INBOX_GROUP: each event names the
+# account it is for (``to``), and each process's hub hands it to that account's lobbies only.
+LOBBIES_GROUP = "people.lobbies"
 
 # Letters and digits of any script, underscore, hyphen and period.
 _ROOM_NAME = re.compile(r"[\w.-]+")

@@ -126,3 +126,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room.name} #{self.room_message_id} {self.author}: {self.text[:40]}"
+
+
+class ReadMark(models.Model):
+    """How far a signed-in person has read a room, on any of their devices: the newest message id they have seen.
+
+    Written by `chat.reading` only, and only ever raised. A guest has none: their browser keeps theirs.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="read_marks")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_marks")
+    last_read = models.PositiveBigIntegerField(help_text="The newest message id of the room the person has seen.")
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "room"], name="chat_readmark_once_per_room")]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room} up to #{self.last_read}"

@@ -29,9 +29,9 @@ class ProcessState:
         self.held_names = held_names.new_store()
         # Rooms whose presence list goes out soon (`services.apublish_presence`).
         self.presence_due: dict[str, asyncio.Task] = {}
-        # Rooms inside a lobby-activity interval, with the newest time to send when it ends
+        # Rooms inside a lobby-activity interval, with the newest time and message id to send when it ends
         # (`services.apublish_activity`).
-        self.activity_waiting: dict[str, str | None] = {}
+        self.activity_waiting: dict[str, tuple[str, int] | None] = {}
         # Public rooms with a row, name to id, seen by this process's sockets (`membership.aroom_to_open`).
         self.public_rooms: dict[str, int] = {}
         self.timers: set[asyncio.Task] = set()

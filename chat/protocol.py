@@ -8,6 +8,8 @@ Client to server, one JSON object per text frame::
     {"type": "delete", "id": 7}                   # its sender, the room's owner and moderators, staff
     {"type": "typing"}
     {"type": "ping"}                              # a heartbeat; answered with a pong
+    {"type": "history", "before": 51}             # older messages than id 51
+    {"type": "read", "id": 70}                    # the person has seen the room's messages up to id 70
 
 Server to client::
 
@@ -20,7 +22,13 @@ Server to client::
      "people": [{"name": "ann", "kind": "account"}, {"name": "bob", "kind": "guest"}]}
     {"type": "typing", "author": "ann"}
     {"type": "pong"}
+    {"type": "history", "before": 51, "messages": [{"type": "chat.message", "id": 1, ...}, ...], "complete": true}
     {"type": "error", "code": "rate_limited", "detail": "...", "client_id": "k3x9...", "retry_after": 0.2}
+
+A ``history`` answer holds at most ``CHAT_HISTORY_LENGTH`` messages older than ``before``,
+oldest first, deleted ones left out; ``complete`` says that no older message is left. A ``read``
+gets no answer: an account's read mark rises (never falls, never past the room's newest id),
+and its lobbies hear ``room.read``; a guest's is accepted and ignored (their browser keeps it).
 
 An error about a ``chat.message`` frame names its ``client_id`` (when it had a
 valid one); ``rate_limited`` and ``too_many_handshakes`` also say how many
@@ -38,9 +46,12 @@ On ``ws/notifications/`` (signed-in people only), the person's notifications::
 
 On ``ws/lobby/``, server to client only (it takes ``ping`` frames; any other closes it)::
 
-    {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "..."}]}
-    # a private room, listed to its members only, also has "title" and "kind"
-    {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity"
+    {"type": "directory", "rooms": [{"room": "physics", "online": 2, "last_activity": "...", "last_id": 7, "read": 6}]}
+    # a private room, listed to its members only, also has "title" and "kind"; "read" only for a
+    # signed-in person who has marked the room
+    {"type": "room.update", "room": "physics", "online": 3}        # or "last_activity" with "last_id"
+    {"type": "room.read", "room": "physics", "read": 70}           # the person read it, on any device
+    # a page counts a room's unread messages as max(0, last_id - read): deleted ones may make it overcount
     {"type": "error", "code": "message_too_long", "detail": "..."}
 
 The socket URL may carry ``?after=<id>``: the newest id the client holds, so the
@@ -73,6 +84,12 @@ NOTIFICATION = "notification"
 NOTIFICATION_READ = "notification.read"
 PING = "ping"
 PONG = "pong"
+HISTORY = "history"
+READ = "read"
+ROOM_READ = "room.read"
+
+# The largest message id: what a signed 64-bit column holds. Larger ones are refused as invalid.
+MAX_ID = 2**63 - 1
 
 # Close codes in the 4000-4999 range, which RFC 6455 leaves to applications.
 CLOSE_NOT_FOUND = 4404
@@ -169,13 +186,27 @@ class DeleteMessageIn:
 
 
 @dataclass(frozen=True)
+class HistoryIn:
+    """The client wants the room's messages older than id `before` (its page reached the oldest it holds)."""
+
+    before: int
+
+
+@dataclass(frozen=True)
+class ReadIn:
+    """The client's person has seen the room's messages up to id `id`."""
+
+    id: int
+
+
+@dataclass(frozen=True)
 class NotificationReadIn:
     """The person read these notifications of theirs (`ids`), or all of them (`ids` is None)."""
 
     ids: tuple[int, ...] | None
 
 
-ClientFrame = ChatMessageIn | EditMessageIn | DeleteMessageIn | TypingIn | PingIn
+ClientFrame = ChatMessageIn | EditMessageIn | DeleteMessageIn | TypingIn | PingIn | HistoryIn | ReadIn
 InboxFrame = NotificationReadIn | PingIn
 
 # The most notification ids one ``notification.read`` frame may name.
@@ -214,6 +245,12 @@ def parse_client_frame(text: str | None, bytes_data: bytes | None, max_length: i
     if frame_type == PING:
         check_fields(data, {"type"}, "type")
         return PingIn()
+    if frame_type == HISTORY:
+        check_fields(data, {"type", "before"}, "before")
+        return HistoryIn(before=_bounded_id(data["before"], "before"))
+    if frame_type == READ:
+        check_fields(data, {"type", "id"}, "id")
+        return ReadIn(id=_bounded_id(data["id"], "id"))
     raise ProtocolError(UNKNOWN_TYPE, f"Unknown frame type {str(frame_type)[:40]!r}.")
 
 
@@ -330,6 +367,13 @@ def _parse_delete(data: dict) -> DeleteMessageIn:
 def _message_id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ProtocolError(INVALID_FIELD, 'The "id" field must be a message id: a whole number from 1.')
+    return value
+
+
+def _bounded_id(value: object, field: str) -> int:
+    # Unlike an edit's id, these reach a comparison in SQL, where a number past 64 bits fails.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise ProtocolError(INVALID_FIELD, f'The "{field}" field must be a message id: a whole number from 1.')
     return value
 
 
@@ -491,6 +535,19 @@ def inbox(notifications: list[dict[str, Any]], unread: list[int], kept: int) -> 
 def notification_read(ids: list[int], up_to: int | None = None) -> dict[str, Any]:
     """The ``notification.read`` frame: these `ids` were read; with `up_to`, every one up to that id too."""
     return {"type": NOTIFICATION_READ, "ids": ids, "up_to": up_to}
+
+
+def history(before: int, messages: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
+    """The ``history`` frame: the ``chat.message`` frames older than id `before`, oldest first.
+
+    `complete`: no older message is left in the room (deleted ones aside), so a page may stop asking.
+    """
+    return {"type": HISTORY, "before": before, "messages": messages, "complete": complete}
+
+
+def room_read(room: str, read: int) -> dict[str, Any]:
+    """The ``room.read`` frame: the lobby's person has seen `room`'s messages up to id `read`, on some device."""
+    return {"type": ROOM_READ, "room": room, "read": read}
 
 
 def pong() -> dict[str, Any]:

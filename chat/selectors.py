@@ -14,10 +14,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
+from accounts.identity import is_account
 from chat import protocol
-from chat.models import Membership, Message, Room
+from chat.models import Membership, Message, ReadMark, Room
 
 
 def get_or_create_room(name: str) -> Room:
@@ -70,6 +71,21 @@ def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> lis
 def _said(room: Room) -> QuerySet[Message]:
     """The room's messages that were not deleted."""
     return room.messages.filter(deleted__isnull=True)
+
+
+def history_before(room: Room, before: int) -> tuple[list[dict], bool]:
+    """The frames of the room's newest ``CHAT_HISTORY_LENGTH`` messages older than id `before`, oldest first,
+    and whether they reach back to its first message (deleted ones aside): what a ``history`` frame asks.
+
+    One query of at most ``CHAT_HISTORY_LENGTH + 1`` rows (the one more tells whether any is left), by the
+    room's name when the socket opened it before it had a row.
+    """
+    limit = settings.CHAT_HISTORY_LENGTH
+    said = Message.objects.filter(deleted__isnull=True, room_message_id__lt=before)
+    said = said.filter(room_id=room.pk) if room.pk is not None else said.filter(room__name=room.name)
+    older = list(said.order_by("-room_message_id")[: limit + 1])
+    complete = len(older) <= limit
+    return [message_frame(message) for message in reversed(older[:limit])], complete
 
 
 def open_room(name: str, after: int | None = None) -> tuple[Room, list[dict]]:
@@ -131,6 +147,19 @@ def private_rooms_among(names: Iterable[str], user: Any) -> dict[str, dict[str, 
         mine = set(memberships.values_list("room_id", flat=True))
     listed = {name: {"title": title or name, "kind": kind} if pk in mine else None for pk, name, title, kind in rows}
     return name_direct_rooms(listed, user)
+
+
+def last_ids_and_marks(names: Iterable[str], user: Any) -> dict[str, tuple[int, int | None]]:
+    """Each of these rooms' newest message id, and `user`'s read mark in it (None if none, or a guest), in one query.
+
+    Rooms without a row are left out: their newest id is 0.
+    """
+    rooms = Room.objects.filter(name__in=list(names))
+    if not is_account(user):
+        return {name: (last_id, None) for name, last_id in rooms.values_list("name", "last_message_id")}
+    mark = ReadMark.objects.filter(room_id=OuterRef("pk"), user_id=user.pk).values("last_read")[:1]
+    rows = rooms.annotate(read=Subquery(mark)).values_list("name", "last_message_id", "read")
+    return {name: (last_id, read) for name, last_id, read in rows}
 
 
 def name_direct_rooms(listed: dict[str, dict[str, str] | None], user: Any) -> dict[str, dict[str, str] | None]:
@@ -207,6 +236,8 @@ aget_or_create_room = database_sync_to_async(get_or_create_room)
 arecent_messages = database_sync_to_async(recent_messages)
 aroom_named = database_sync_to_async(room_named)
 aopen_room = database_sync_to_async(open_room)
+ahistory_before = database_sync_to_async(history_before)
+alast_ids_and_marks = database_sync_to_async(last_ids_and_marks)
 astored_room = database_sync_to_async(stored_room)
 amessages_between = database_sync_to_async(messages_between)
 arecently_active_rooms = database_sync_to_async(recently_active_rooms)

@@ -114,7 +114,7 @@ async def apublish_message(room: Room, message: Message, client_address: str | N
     frame = message_frame(message)
     metrics.MESSAGES.labels(frame["kind"]).inc()
     await apublish(room.name, frame)
-    await apublish_activity(room.name, frame["created"], kind=members_only_kind(room))
+    await apublish_activity(room.name, frame["created"], frame["id"], kind=members_only_kind(room))
     mentioned = await amentioned_people(room, message.text, message.sender)
     if mentioned:
         await get_channel_layer().group_send(MENTIONS_GROUP, events.mention(room.name, frame, mentioned))
@@ -301,27 +301,31 @@ async def _publish_presence_later(room_name: str, kind: str | None) -> None:
 LOBBY_ACTIVITY_SECONDS = 1.0
 
 
-async def apublish_activity(room_name: str, last_activity: str, kind: str | None = None) -> None:
-    """Tell every lobby that `room_name` was active at `last_activity` (see `LOBBY_ACTIVITY_SECONDS`).
+async def apublish_activity(room_name: str, last_activity: str, last_id: int, kind: str | None = None) -> None:
+    """Tell every lobby that `room_name` was active at `last_activity`, its message `last_id` the newest.
 
-    `kind`: `members_only_kind` of the room, so that only its members' lobbies hear of a private one.
+    At once, or when the room's interval ends (see `LOBBY_ACTIVITY_SECONDS`). `kind`: `members_only_kind` of
+    the room, so that only its members' lobbies hear of a private one.
     """
     state = process_state()
     if room_name in state.activity_waiting:
-        state.activity_waiting[room_name] = last_activity  # the newest goes out when the interval ends
+        waiting = state.activity_waiting[room_name]
+        # The newest goes out when the interval ends; by id, as two messages may be published out of order.
+        if waiting is None or last_id > waiting[1]:
+            state.activity_waiting[room_name] = (last_activity, last_id)
         return
     state.activity_waiting[room_name] = None
     state.start_timer(_end_activity_interval(room_name, state.activity_waiting, kind))
-    event = events.directory_room(room_name, kind, last_activity=last_activity)
+    event = events.directory_room(room_name, kind, last_activity=last_activity, last_id=last_id)
     await get_channel_layer().group_send(LOBBY_GROUP, event)
 
 
-async def _end_activity_interval(room_name: str, waiting: dict[str, str | None], kind: str | None) -> None:
+async def _end_activity_interval(room_name: str, waiting: dict[str, tuple[str, int] | None], kind: str | None) -> None:
     await asyncio.sleep(LOBBY_ACTIVITY_SECONDS)
     newest = waiting.pop(room_name, None)
     if newest is not None:
         try:
-            await apublish_activity(room_name, newest, kind)
+            await apublish_activity(room_name, *newest, kind)
         except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
             logger.warning("Could not tell the lobby of activity in room %r", room_name, exc_info=True)
 
@@ -334,7 +338,9 @@ async def apublish_typing(room_name: str, author: str, socket_id: str) -> None:
 async def adirectory(user: Any = None) -> list[dict]:
     """The lobby's list for `user`: rooms with people in them or recent messages, busiest first.
 
-    Public rooms, and the private ones `user` is a member of, with their ``title`` and ``kind``.
+    Public rooms, and the private ones `user` is a member of, with their ``title`` and ``kind``. Each
+    entry has the room's newest message id (``last_id``, 0 if none) and, for a signed-in person who
+    has read the room, their mark (``read``), so that the page can count what is unread.
     """
     last_activity = await selectors.arecently_active_rooms(user=user)
     store = process_state().presence
@@ -352,4 +358,11 @@ async def adirectory(user: Any = None) -> list[dict]:
     ]
     entries.sort(key=lambda entry: entry["last_activity"] or "", reverse=True)
     entries.sort(key=lambda entry: entry["online"], reverse=True)  # stable: busiest first, then most recent
-    return entries[:50]
+    entries = entries[:50]
+    marks = await selectors.alast_ids_and_marks([entry["room"] for entry in entries], user)
+    for entry in entries:
+        last_id, read = marks.get(entry["room"], (0, None))
+        entry["last_id"] = last_id
+        if read is not None:
+            entry["read"] = read
+    return entries

@@ -266,7 +266,7 @@ async def test_live_updates_of_a_private_room_reach_its_members_lobbies_only(peo
     expected = {"type": "room.update", "room": name, "title": "Homework", "kind": "private"}
     assert await member.receive_json_from() == expected | {"online": 1}
     message = await say(ann, "hi")
-    assert await member.receive_json_from() == expected | {"last_activity": message["created"]}
+    assert await member.receive_json_from() == expected | {"last_activity": message["created"], "last_id": 1}
     await ann.disconnect()
     assert await member.receive_json_from() == expected | {"online": 0}
     await lobby_fence(member, outsider)  # the outsider's next frame: none of the room's came before it

@@ -185,6 +185,37 @@ def test_more_bad_frames(text: str, code: str) -> None:
     assert caught.value.code == code
 
 
+def test_history_and_read_frames() -> None:
+    assert parse('{"type": "history", "before": 51}') == protocol.HistoryIn(before=51)
+    assert parse('{"type": "read", "id": 70}') == protocol.ReadIn(id=70)
+    assert parse(json.dumps({"type": "read", "id": protocol.MAX_ID})) == protocol.ReadIn(id=2**63 - 1)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "history"}, protocol.MISSING_FIELD),
+        ({"type": "history", "before": 5, "limit": 10}, protocol.UNKNOWN_FIELD),
+        ({"type": "read"}, protocol.MISSING_FIELD),
+        ({"type": "read", "id": 5, "room": "physics"}, protocol.UNKNOWN_FIELD),
+        *(
+            ({"type": frame_type, field: value}, protocol.INVALID_FIELD)
+            for frame_type, field in (("history", "before"), ("read", "id"))
+            for value in (0, -1, 1.5, "7", True, False, None, [7], 2**63)
+        ),
+    ],
+)
+def test_bad_history_and_read_frames(frame: dict, code: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse(json.dumps(frame))
+    assert caught.value.code == code
+
+
+def test_the_history_and_room_read_server_frames() -> None:
+    assert protocol.history(51, [], True) == {"type": "history", "before": 51, "messages": [], "complete": True}
+    assert protocol.room_read("physics", 70) == {"type": "room.read", "room": "physics", "read": 70}
+
+
 def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_client_frame('{"a":' * 2000 + "1" + "}" * 2000, None, 2000)
