@@ -6,11 +6,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.identity import GUEST_COOKIE, GUEST_KEY_SESSION, SESSION_KEY, Person, identify, new_guest
 from chat import direct, membership, selectors
@@ -232,3 +233,16 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "chat/invite_not_found.html", status=404)
         return redirect("chat:room", room_name=room.name)
     return render(request, "chat/join.html", {"room": invite.room})
+
+
+# A day: the icon's address could change (a hashed name, once collected by a manifest storage), and a
+# permanent redirect without a lifetime is kept by browsers for good.
+FAVICON_REDIRECT_SECONDS = 86400
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever a page names: send them to the icon the pages use."""
+    response = HttpResponsePermanentRedirect(static("favicon.svg"))
+    response["Cache-Control"] = f"max-age={FAVICON_REDIRECT_SECONDS}"
+    return response

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from chat import api, health, metrics
+from chat import api, health, metrics, views
 from notifications.api import post_user_notification
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/rooms/<str:room_name>/messages", api.post_room_message, name="api-room-messages"),
     path("api/users/<str:username>/notifications", post_user_notification, name="api-user-notifications"),
     re_path(r"^api(?:/(?P<rest>.*))?$", api.no_endpoint),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),

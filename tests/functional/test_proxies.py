@@ -148,6 +148,10 @@ def test_pages_and_static_files_come_through_the_proxy(proxy: ListeningServer) -
     with urllib.request.urlopen(f"{proxy.http_url}/static/js/chat.js", timeout=10) as response:
         assert response.status == 200
         assert "RoomConnection" in response.read().decode()
+    # Browsers ask for /favicon.ico whatever the page says: the application sends them on to the collected icon.
+    with urllib.request.urlopen(f"{proxy.http_url}/favicon.ico", timeout=10) as response:
+        assert (response.status, response.url) == (200, f"{proxy.http_url}/static/favicon.svg")
+        assert "<svg" in response.read().decode()
 
 
 def status_through(proxy: ListeningServer, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:

@@ -3,6 +3,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.templatetags.static import static
 from django.test import Client
 
 from chat.models import Membership, Room
@@ -156,3 +157,16 @@ def test_a_signed_in_page_has_the_bell_with_its_count_and_heartbeat_and_a_guest_
     assert re.search(r'id="notification-bell"[^>]*data-heartbeat="7.0"', html)
     assert re.search(r'id="notifications-count"[^>]*data-count="2"', html)
     assert 'src="/static/js/bell.js"' in html
+
+
+def test_favicon_ico_leads_to_the_site_s_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == static("favicon.svg") == "/static/favicon.svg"
+    assert response["Cache-Control"] == "max-age=86400", "not kept for good, should the icon's address change"
+    assert client.head("/favicon.ico").status_code == 301
+    assert client.post("/favicon.ico").status_code == 405
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    assert icon["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(icon.streaming_content)
