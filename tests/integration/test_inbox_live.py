@@ -1,12 +1,8 @@
 """A person's notifications across processes: two Daphne processes with real Redis, and a third that notifies."""
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-import uuid
 from io import StringIO
 from pathlib import Path
 
@@ -18,50 +14,10 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from notifications.models import Notification
-from tests.conftest import API_TOKEN, DaphneCluster, server_environment
-from tests.servers import PROJECT_ROOT, DaphneServer, RedisServer
+from tests.conftest import API_TOKEN, DaphneCluster
+from tests.integration.people import manage, signed_in
+from tests.servers import DaphneServer, RedisServer
 from tests.wsclient import next_json_frame
-
-
-def manage(*args: str, database_url: str, redis_url: str = "", **env: str) -> subprocess.CompletedProcess:
-    """Run a management command as a process of its own, as an operator or a cron job would."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_ROOT,
-        env=os.environ | server_environment(database_url, redis_url) | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-# An account and a session of its, stored as logging in stores them; prints the session's key.
-NEW_ACCOUNT_SESSION = """
-import os
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
-user = get_user_model().objects.create_user(os.environ["NEW_USERNAME"])
-session = SessionStore()
-session.update({
-    SESSION_KEY: str(user.pk),
-    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-    HASH_SESSION_KEY: user.get_session_auth_hash(),
-})
-session.create()
-print(session.session_key)
-"""
-
-
-def signed_in(database_url: str) -> tuple[str, str]:
-    """A new account's username, and the Cookie header of a browser signed in as it."""
-    username = f"inbox-{uuid.uuid4().hex[:8]}"
-    # No pool: a pool's worker threads take a second to end, and this process makes one query.
-    made = manage(
-        "shell", "-c", NEW_ACCOUNT_SESSION, database_url=database_url, NEW_USERNAME=username, DATABASE_POOL_SIZE="0"
-    )
-    assert made.returncode == 0, made.stderr
-    return username, f"sessionid={made.stdout.split()[-1]}"
 
 
 def notify_by_api(server: DaphneServer, username: str, text: str) -> dict:
