@@ -29,6 +29,9 @@ class ProcessState:
         self.held_names = held_names.new_store()
         # Rooms whose presence list goes out soon (`services.apublish_presence`).
         self.presence_due: dict[str, asyncio.Task] = {}
+        # How many changes each room with a pending presence update has had: one that comes while the
+        # update reads or sends is published by a further round, not lost.
+        self.presence_changes: dict[str, int] = {}
         # Rooms inside a lobby-activity interval, with the newest time and message id to send when it ends
         # (`services.apublish_activity`).
         self.activity_waiting: dict[str, tuple[str, int] | None] = {}

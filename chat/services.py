@@ -274,25 +274,40 @@ async def apublish_presence(room_name: str, kind: str | None = None) -> None:
     `kind`: `members_only_kind` of the room, so that only its members' lobbies hear of a private one.
     """
     state = process_state()
+    state.presence_changes[room_name] = state.presence_changes.get(room_name, 0) + 1
     if room_name in state.presence_due and not state.presence_due[room_name].done():
         return
     task = state.presence_due[room_name] = state.start_timer(_publish_presence_later(room_name, kind))
     # Forgotten once done: every room name a socket ever opened must not stay behind.
-    task.add_done_callback(lambda done: state.presence_due.get(room_name) is done and state.presence_due.pop(room_name))
+    task.add_done_callback(functools.partial(_forget_presence_update, room_name))
+
+
+def _forget_presence_update(room_name: str, done: asyncio.Task) -> None:
+    state = process_state()
+    if state.presence_due.get(room_name) is done:
+        del state.presence_due[room_name]
+        state.presence_changes.pop(room_name, None)
 
 
 async def _publish_presence_later(room_name: str, kind: str | None) -> None:
-    await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
-    people = await presence.safely(process_state().presence.people(room_name), None)
-    if people is None:
-        return
-    update = events.presence_update(people)
-    layer = get_channel_layer()
-    try:
-        await layer.group_send(room_group_name(room_name), update)
-        await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, kind, online=update["count"]))
-    except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
-        logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
+    state = process_state()
+    while True:
+        await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
+        changes = state.presence_changes.get(room_name, 0)
+        people = await presence.safely(state.presence.people(room_name), None)
+        if people is None:
+            return
+        update = events.presence_update(people)
+        layer = get_channel_layer()
+        try:
+            await layer.group_send(room_group_name(room_name), update)
+            await layer.group_send(LOBBY_GROUP, events.directory_room(room_name, kind, online=update["count"]))
+        except Exception:  # a task nobody awaits: say what failed rather than "exception never retrieved"
+            logger.warning("Could not publish presence in room %r", room_name, exc_info=True)
+            return
+        # Someone came or went while this round read or sent: what it read may miss them, so one more round.
+        if state.presence_changes.get(room_name, 0) == changes:
+            return
 
 
 # A busy room tells the lobbies of its last activity at most once in this long: the first

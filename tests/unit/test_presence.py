@@ -279,3 +279,31 @@ async def test_rooms_whose_presence_went_out_are_not_kept(monkeypatch) -> None:
         while state.presence_due:
             await asyncio.wait(list(state.presence_due.values()))
     assert state.presence_due == {}
+
+
+async def test_a_departure_while_the_presence_list_is_read_still_goes_out(monkeypatch) -> None:
+    # A pending update that has already read the room must not swallow a change made after its read.
+    monkeypatch.setattr(services, "PRESENCE_COALESCE_SECONDS", 0)
+    store = process_state().presence
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(room_group_name("optics"), listener)
+    has_read, go_on = asyncio.Event(), asyncio.Event()
+    read_people = store.people
+
+    async def people_then_wait(room_name: str) -> list[tuple[str, str]]:
+        people = await read_people(room_name)
+        has_read.set()
+        await go_on.wait()
+        return people
+
+    monkeypatch.setattr(store, "people", people_then_wait)
+    await store.touch("optics", "ann-socket", "Ann")
+    await services.apublish_presence("optics")
+    await asyncio.wait_for(has_read.wait(), 3)
+    await store.remove("optics", "ann-socket", "Ann")  # Ann leaves after the update read her as present
+    await services.apublish_presence("optics")
+    go_on.set()
+    async with asyncio.timeout(3):
+        while (await layer.receive(listener))["users"] != []:
+            pass
