@@ -9,6 +9,7 @@
 // Text is only ever set with textContent.
 
 import { RoomConnection, socketSettings, socketUrl } from "./connection.js";
+import { setUnread } from "./tabtitle.js";
 
 // The list shows as many as the server's inbox holds (notifications.selectors.INBOX_SHOWN);
 // older ones leave the list, not the unread count, and "Mark all read" reaches them too.
@@ -147,7 +148,11 @@ class Bell {
     // The bell then shows what it last knew, and nothing it can no longer do, until the page is reloaded.
     this.isSignedOut = false;
     this.items = new Map(); // id -> its li, kept across renders so focus stays where it is
-    this.baseTitle = document.title;
+    this.baseTitle = document.title; // for desktop notifications: the tab's title, without a count
+    // On a room's page, the room's own unread messages are counted by the page (chat.js): a
+    // mention there is not counted twice in the tab's title.
+    const roomName = document.getElementById("room-name");
+    this.roomHere = roomName ? JSON.parse(roomName.textContent) : null;
     // Until the inbox arrives, the count is the one the page was rendered with.
     this.renderedCount = Number(this.countElement.dataset.count) || 0;
 
@@ -182,7 +187,6 @@ class Bell {
     this.markAllButton.addEventListener("click", () => this.markAllRead());
     this.root.querySelector("#notifications-reload").addEventListener("click", () => window.location.reload());
     this.desktopBox.addEventListener("change", () => this.chooseDesktop(this.desktopBox.checked));
-    document.addEventListener("visibilitychange", () => this.showTitle());
     // The choice made in another tab of this site.
     window.addEventListener("storage", (event) => event.key === DESKTOP_PREFERENCE && this.showDesktopChoice());
   }
@@ -319,9 +323,16 @@ class Bell {
     this.showDesktopChoice();
   }
 
+  // The tab's title counts what is unread (tabtitle.js adds it up with the page's other counts).
   showTitle() {
-    const count = Number(this.countElement.dataset.count);
-    document.title = document.hidden && count > 0 ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+    let count = Number(this.countElement.dataset.count);
+    if (this.roomHere !== null && !this.isSignedOut) {
+      const here = this.inbox
+        .notifications()
+        .filter((each) => each.kind === "mention" && each.room === this.roomHere && this.inbox.isUnread(each.id));
+      count -= here.length;
+    }
+    setUnread("bell", count);
   }
 
   // A new notification, live: said to a screen reader, and on the desktop if wanted while this tab is hidden.
