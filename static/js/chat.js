@@ -1,8 +1,15 @@
 // The room page: shows the room's messages and sends what the person types.
-// User text is only ever set with textContent, so it is shown, never run.
+// User text is only ever set with textContent (or as text nodes), so it is shown, never run.
+// How a message looks (links, grouping, colours, mentions) is messages.js's; the message box is
+// composer.js's; loading older messages is history.js's. This module wires them to the socket.
 
+import { Composer, enterSends, growWithText, tooLong } from "./composer.js";
 import { RoomConnection, roomSocketUrl, socketSettings } from "./connection.js";
+import { HistoryLoader } from "./history.js";
+import { mentions, nameColour, regroup, showText } from "./messages.js";
 import { Outbox } from "./outbox.js";
+import { markRead } from "./readmarks.js";
+import { setUnread } from "./tabtitle.js";
 import { MentionToasts } from "./toasts.js";
 
 const roomName = JSON.parse(document.getElementById("room-name").textContent);
@@ -12,18 +19,27 @@ const person = JSON.parse(document.getElementById("person").textContent);
 // Whether this person may delete anyone's message here (the room's owner or a moderator, or staff).
 const canModerate = JSON.parse(document.getElementById("can-moderate").textContent);
 const settings = socketSettings();
+const scroller = document.getElementById("chat-scroll");
 const log = document.getElementById("chat-log");
 const form = document.getElementById("chat-form");
 const input = document.getElementById("chat-message-input");
+const submitButton = document.getElementById("chat-message-submit");
 const errorBox = document.getElementById("chat-error");
 const mentionToasts = new MentionToasts(document.getElementById("toasts"));
+const presence = document.getElementById("presence");
+const presenceDetails = document.getElementById("presence-details");
 const presenceList = document.getElementById("presence-list");
 const presenceCount = document.getElementById("presence-count");
+const presenceUnknownNote = document.getElementById("presence-unknown");
 const typingIndicator = document.getElementById("typing-indicator");
 const directMessageForm = document.getElementById("dm-form");
+// The longest message the server takes, in characters (code points, as it counts them).
+const maxLength = Number(input.dataset.maxLength) || 0;
 
 const TYPING_SHOWN_MS = 3000; // how long "is typing" stays after the last keystroke heard
 const TYPING_SEND_EVERY_MS = 2000; // how often a typist tells the room, at most
+const READ_SEND_EVERY_MS = 3000; // how often a signed-in person's page tells the server what they have seen, at most
+const NEAR_BOTTOM_PX = 40; // a log scrolled this close to its end follows new messages
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -40,39 +56,53 @@ let newestId = 0;
 
 // The authors whose kind is worth a badge; an account's messages carry none.
 const AUTHOR_BADGES = { guest: "guest", staff: "staff" };
+// Read marks for a signed-in person are kept by the server (a guest's stay in this browser).
+const isAccount = person.kind === "account" || person.kind === "staff";
 
 function isMine(frame) {
   return typeof frame.sender === "string" && frame.sender !== "" && frame.sender === person.key;
 }
 
+// One message as an item of the log: a line of who and when (and the controls), then the text.
 function renderMessage({ author, created, message, kind, author_kind: authorKind, edited, sender }) {
   const item = document.createElement("li");
   const mine = kind !== "system" && isMine({ sender });
   item.className = kind === "system" ? "message system" : mine ? "message own" : "message";
+  item.dataset.sender = typeof sender === "string" ? sender : "";
 
   const authorElement = document.createElement("span");
   authorElement.className = "author";
   authorElement.textContent = author;
   if (typeof authorKind === "string") authorElement.dataset.kind = authorKind;
-  const parts = [authorElement];
+  authorElement.dataset.colour = String(nameColour(typeof sender === "string" && sender ? sender : author));
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.append(authorElement);
   if (Object.hasOwn(AUTHOR_BADGES, authorKind)) {
     const badge = document.createElement("span");
     badge.className = "author-kind";
     badge.textContent = AUTHOR_BADGES[authorKind];
-    parts.push(" ", badge);
+    meta.append(" ", badge);
   }
 
   const time = document.createElement("time");
   time.dateTime = created;
   time.textContent = timeFormat.format(new Date(created));
+  meta.append(" ", time);
 
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = message;
+  showText(text, message);
 
-  item.append(...parts, " ", time, " ", text);
+  item.append(meta, " ", text);
+  showMentions(item, message);
   if (typeof edited === "string") markEdited(item, edited);
   return item;
+}
+
+// Someone else's message naming me (@myName) stands out.
+function showMentions(item, message) {
+  item.classList.toggle("mentions-me", !item.classList.contains("own") && mentions(message, myName));
 }
 
 // The "edited" mark, and the time of the edit shown, so that an older edit heard late is not applied over it.
@@ -83,7 +113,7 @@ function markEdited(item, edited) {
     mark = document.createElement("span");
     mark.className = "edited";
     mark.textContent = "edited";
-    item.querySelector(".text").after(" ", mark);
+    item.querySelector("time").after(" ", mark);
   }
   mark.title = `Edited ${new Date(edited).toLocaleString()}`;
 }
@@ -95,7 +125,7 @@ function addButton(item, className, label, ariaLabel, onClick) {
   button.textContent = label;
   button.setAttribute("aria-label", ariaLabel);
   button.addEventListener("click", onClick);
-  item.append(" ", button);
+  item.querySelector(".meta").append(" ", button);
 }
 
 // Sending an edit or a delete spends from the outbox's rate budget, like a message.
@@ -116,21 +146,21 @@ function addControls(item, id) {
   }
 }
 
-// Edit mode: the text gives way to an input in the item; Enter saves, Escape cancels. The item shows
-// the new text once the server's edit frame says it is stored.
+// Edit mode: the text gives way to a box in the item, with the message box's keys: Enter saves,
+// Shift+Enter starts a new line, Escape cancels. The item shows the new text once the server's
+// edit frame says it is stored.
 function startEditing(item, id) {
   if (item.querySelector(".edit-input")) return;
   const text = item.querySelector(".text");
-  const editor = document.createElement("input");
-  editor.type = "text";
+  const editor = document.createElement("textarea");
   editor.className = "edit-input";
-  editor.maxLength = input.maxLength;
+  editor.rows = 1;
   editor.value = text.textContent;
   editor.setAttribute("aria-label", `New text of message ${id}`);
-  editor.title = "Enter saves, Escape cancels";
+  editor.title = "Enter saves, Shift+Enter starts a new line, Escape cancels";
   const hint = document.createElement("small");
   hint.className = "edit-hint";
-  hint.textContent = "Enter to save · Esc to cancel";
+  hint.textContent = "Enter to save · Shift+Enter for a new line · Esc to cancel";
   const stop = () => {
     editor.remove();
     hint.remove();
@@ -140,27 +170,53 @@ function startEditing(item, id) {
     if (event.key === "Escape") {
       event.preventDefault();
       stop();
-    } else if (event.key === "Enter") {
-      event.preventDefault();
-      const message = editor.value;
-      if (!message.trim() || message === text.textContent) stop();
-      else if (sendChange({ type: "edit", id, message })) stop();
     }
+  });
+  enterSends(editor, () => {
+    const message = editor.value;
+    const refusal = tooLong(message, maxLength);
+    if (!message.trim() || message === text.textContent) stop();
+    else if (refusal) showError({ detail: refusal.replace("Not sent", "Not saved") });
+    else if (sendChange({ type: "edit", id, message })) stop();
   });
   text.hidden = true;
   text.after(editor, hint);
+  growWithText(editor);
   editor.focus();
 }
 
-// Stored messages stay in id order, each once, ahead of any still pending.
-function place(item, id) {
+// The log's scrolling: it follows new messages while the person is at its end, and stays put
+// while they read further up.
+function nearBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+}
+
+function scrollToBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
+// The log at its end stays there when its box changes size: the message box growing by a line,
+// a phone's keyboard opening.
+let followsEnd = true;
+scroller.addEventListener("scroll", () => (followsEnd = nearBottom()), { passive: true });
+new ResizeObserver(() => followsEnd && scrollToBottom()).observe(scroller);
+
+// Put a stored message in its place: in id order, ahead of any still pending. Looked for from
+// the end, where a new message almost always goes.
+function insertInOrder(item, id) {
   item.dataset.id = String(id);
   addControls(item, id);
-  const later = [...log.children].find((other) => !other.dataset.id || Number(other.dataset.id) > id);
-  const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.insertBefore(item, later ?? null);
+  let earlier = log.lastElementChild;
+  while (earlier && !(earlier.dataset.id && Number(earlier.dataset.id) < id)) earlier = earlier.previousElementSibling;
+  log.insertBefore(item, earlier ? earlier.nextElementSibling : log.firstElementChild);
   newestId = Math.max(newestId, id);
-  if (nearBottom || item.classList.contains("own")) log.scrollTop = log.scrollHeight;
+}
+
+function place(item, id) {
+  const follow = nearBottom();
+  insertInOrder(item, id);
+  regroup([item]);
+  if (follow || item.classList.contains("own")) scrollToBottom();
 }
 
 function messageItem(id) {
@@ -175,7 +231,82 @@ function addMessage(frame) {
   if (!Number.isInteger(frame.id) || hasMessage(frame.id)) return;
   place(renderMessage(frame), frame.id);
   stopTyping(frame.author);
+  if (firstFramesIn && document.hidden && !isMine(frame)) {
+    unseen += 1;
+    setUnread("room", unseen);
+  }
+  seen();
 }
+
+// Older messages from a `history` reply, those not shown yet, above the rest. Screen readers
+// are not read the whole page of them as if just said: the log is not live meanwhile.
+function addOlder(frames) {
+  const items = [];
+  log.setAttribute("aria-live", "off");
+  for (const frame of frames) {
+    if (!Number.isInteger(frame?.id) || hasMessage(frame.id)) continue;
+    const item = renderMessage(frame);
+    insertInOrder(item, frame.id);
+    items.push(item);
+  }
+  regroup(items);
+  requestAnimationFrame(() => log.setAttribute("aria-live", "polite"));
+}
+
+const older = new HistoryLoader({
+  scroller,
+  button: document.getElementById("chat-history-more"),
+  startNote: document.getElementById("chat-history-start"),
+  oldestId: () => {
+    const oldest = log.querySelector("li[data-id]");
+    return oldest ? Number(oldest.dataset.id) : null;
+  },
+  // Like an edit, a request spends from the rate budget; without room in it, it waits its turn.
+  request: (before) => (outbox.spend() ? connection.send({ type: "history", before }) : "later"),
+});
+
+// What is new to the person: messages that arrived while the tab was hidden (counted in the
+// tab's title), and the newest one they have seen (this browser's read mark; for a signed-in
+// person also the server's, which the lobby on any device counts from).
+let unseen = 0;
+let seenId = 0; // the newest message id shown while the tab was visible
+let readSentId = 0; // the newest id told to the server
+let readSentAt = -Infinity;
+let readTimer = null;
+
+function seen() {
+  if (document.hidden || newestId === 0) return;
+  seenId = Math.max(seenId, newestId);
+  markRead(roomName, seenId);
+  tellRead();
+}
+
+// The `read` frame: at most every READ_SEND_EVERY_MS (`now`: at once), and only when no message
+// waits and the rate budget has room, so that it never holds a message back; else later.
+function tellRead(now = false) {
+  if (!isAccount) return;
+  clearTimeout(readTimer);
+  readTimer = null;
+  if (seenId <= readSentId) return;
+  const wait = readSentAt + READ_SEND_EVERY_MS - performance.now();
+  if (wait > 0 && !now) {
+    readTimer = setTimeout(tellRead, wait);
+  } else if (outbox.size === 0 && outbox.spend() && connection.send({ type: "read", id: seenId })) {
+    readSentId = seenId;
+    readSentAt = performance.now();
+  } else {
+    readTimer = setTimeout(tellRead, READ_SEND_EVERY_MS);
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) {
+    unseen = 0;
+    setUnread("room", 0);
+    seen();
+  }
+  tellRead(true);
+});
 
 // Signed-in people can be messaged: "Message <name>" posts the page's CSRF-protected form to /chat/dm/<name>/.
 const MESSAGEABLE_KINDS = new Set(["account", "staff"]);
@@ -210,7 +341,25 @@ function showPresence(frame) {
   const people = Array.isArray(frame.people) ? frame.people : frame.users.map((name) => ({ name }));
   presenceList.replaceChildren(...people.filter((person) => typeof person?.name === "string").map(presenceItem));
   presenceCount.textContent = String(frame.users.length);
+  presence.dataset.state = "known";
+  presenceUnknownNote.hidden = true;
 }
+
+// Without an open socket the page hears nobody come or go: rather than a list that may be
+// stale, it says it does not know. The next presence frame says again.
+function forgetPresence() {
+  presence.dataset.state = "unknown";
+  presenceCount.textContent = "?";
+  presenceList.replaceChildren();
+  presenceUnknownNote.hidden = false;
+  for (const author of [...typists.keys()]) stopTyping(author);
+}
+
+// On a phone the list of who is here starts folded, to leave the screen to the conversation.
+const narrowScreen = window.matchMedia("(max-width: 40rem)");
+const foldPresence = () => (presenceDetails.open = !narrowScreen.matches);
+narrowScreen.addEventListener("change", foldPresence);
+foldPresence();
 
 // Who is typing now, each with the timer that forgets them.
 const typists = new Map();
@@ -242,6 +391,7 @@ function acknowledge(frame) {
   if (entry && Number.isInteger(frame.id) && !hasMessage(frame.id)) {
     const item = renderMessage(myOwn(entry.message, new Date().toISOString()));
     place(item, frame.id);
+    seen();
   }
 }
 
@@ -256,12 +406,17 @@ function applyEdit(frame) {
   const item = messageItem(frame.id);
   if (!item || typeof frame.message !== "string" || typeof frame.edited !== "string") return;
   if (item.dataset.edited && item.dataset.edited >= frame.edited) return;
-  item.querySelector(".text").textContent = frame.message;
+  showText(item.querySelector(".text"), frame.message);
+  showMentions(item, frame.message);
   markEdited(item, frame.edited);
 }
 
 function removeMessage(frame) {
-  messageItem(frame.id)?.remove();
+  const item = messageItem(frame.id);
+  if (!item) return;
+  const next = item.nextElementSibling;
+  item.remove();
+  regroup([next]);
 }
 
 // Someone wrote @myName in another room: say so, with a way there (toasts.js keeps it to a few short notes).
@@ -284,15 +439,21 @@ function showError(frame) {
 // into the message box to be mended, and the person is told why.
 function refused(frame) {
   const entry = outbox.entries.find((each) => each.clientId === frame.client_id);
-  if (frame.code === "rate_limited" && !entry) {
-    // Not a message: a "typing" the page let out early (an edit or a delete is paced before it goes). Only wait.
+  if (frame.code === "unknown_type" && !entry) {
+    // A server of the version before, which knows no `history` or `read` frame: nothing the
+    // person could mend; the log shows what the socket sent first.
+    older.failed();
+  } else if (frame.code === "rate_limited" && !entry) {
+    // Not a message: a "typing", `read` or `history` the page let out early (an edit or a delete
+    // is paced before it goes). Only wait; a history request refused goes again when asked.
     outbox.hold(frame.retry_after);
+    older.failed(frame.retry_after);
   } else if (!entry) {
     showError(frame);
   } else if (outbox.refused(frame) === "dropped") {
     pendingItems.get(frame.client_id)?.remove();
     pendingItems.delete(frame.client_id);
-    if (!input.value) input.value = entry.message; // unless something else is being typed already
+    if (!composer.value) composer.value = entry.message; // unless something else is being typed already
     showError({ detail: `Not sent: ${frame.detail}` });
   }
 }
@@ -303,8 +464,25 @@ function showPending({ clientId, message, created }) {
   item.dataset.clientId = clientId;
   item.title = "Not sent yet: it goes out by itself, in its turn.";
   log.append(item);
-  log.scrollTop = log.scrollHeight;
+  regroup([item]);
+  scrollToBottom();
   pendingItems.set(clientId, item);
+}
+
+// The first presence frame after a socket opens follows what the socket sends first (the
+// history, or the messages missed): the log is then as the server has it, and older messages
+// may be asked for. Messages heard before it, on the page's first socket, are not news.
+let firstFramesIn = false;
+let awaitingFirstFrames = true;
+
+function heardPresence(frame) {
+  showPresence(frame);
+  if (awaitingFirstFrames) {
+    awaitingFirstFrames = false;
+    firstFramesIn = true;
+    seen();
+    older.start();
+  }
 }
 
 const handlers = {
@@ -313,8 +491,9 @@ const handlers = {
   edit: applyEdit,
   delete: removeMessage,
   mention: showMention,
-  presence: showPresence,
+  presence: heardPresence,
   typing: startTyping,
+  history: (frame) => older.received(frame, addOlder),
   error: refused,
 };
 
@@ -323,13 +502,19 @@ const connection = new RoomConnection({
   statusElement: document.getElementById("connection-status"),
   retryButton: document.getElementById("connection-retry"),
   onFrame: (frame) => handlers[frame.type]?.(frame), // Frame types this page doesn't know are ignored.
-  onOpen: () => outbox.connected(),
-  // Closed for good: nobody here is known to be present any more, and nothing typed could be sent.
+  onOpen: () => {
+    awaitingFirstFrames = true;
+    outbox.connected();
+  },
+  onState: (state) => {
+    if (state === "open") return;
+    forgetPresence();
+    older.stop();
+  },
+  // Closed for good: nothing typed could be sent.
   onGone: () => {
-    presenceList.replaceChildren();
-    presenceCount.textContent = "?";
     input.disabled = true;
-    document.getElementById("chat-message-submit").disabled = true;
+    submitButton.disabled = true;
   },
   heartbeatSeconds: settings.heartbeat,
 });
@@ -344,15 +529,19 @@ input.addEventListener("input", () => {
   }
 });
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const message = input.value;
-  if (!message.trim()) return;
-  showPending(outbox.add(message));
-  lastTypingSent = 0;
-  input.value = "";
-  errorBox.hidden = true;
-  input.focus();
+const composer = new Composer({
+  form,
+  input,
+  counter: document.getElementById("chat-message-counter"),
+  limit: maxLength,
+  onSend: (message) => {
+    showPending(outbox.add(message));
+    lastTypingSent = 0;
+    composer.value = "";
+    errorBox.hidden = true;
+    input.focus();
+  },
+  onTooLong: (detail) => showError({ detail }),
 });
 
 outbox.entries.forEach(showPending); // kept from before a reload: sent once connected

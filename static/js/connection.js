@@ -54,14 +54,26 @@ export class RoomConnection {
   // for dead: so within two heartbeats of falling silent, or of starting to
   // open without getting there. The status element and the retry button are
   // optional: the bell's socket (bell.js) has a status line of its own in its
-  // panel, and no retry button: it reconnects by itself.
-  constructor({ url, statusElement = null, retryButton = null, onFrame, onOpen = () => {}, onGone = () => {}, heartbeatSeconds = 0 }) {
+  // panel, and no retry button: it reconnects by itself. onState(state) hears
+  // each change of state ("connecting", "open", "closed"), whatever shows it:
+  // while the socket is not open, the page hears nothing of what changes.
+  constructor({
+    url,
+    statusElement = null,
+    retryButton = null,
+    onFrame,
+    onOpen = () => {},
+    onGone = () => {},
+    onState = () => {},
+    heartbeatSeconds = 0,
+  }) {
     this.url = url;
     this.statusElement = statusElement;
     this.retryButton = retryButton;
     this.onFrame = onFrame;
     this.onOpen = onOpen;
     this.onGone = onGone; // the server closed for good (4404, 4403, 4409): no reconnect will follow
+    this.onState = onState;
     this.heartbeatMs = heartbeatSeconds > 0 ? heartbeatSeconds * 1000 : 0;
     this.socket = null;
     this.heard = false; // the socket opened or received something since the last beat
@@ -199,8 +211,10 @@ export class RoomConnection {
   }
 
   showState(state, text) {
-    if (!this.statusElement) return;
-    this.statusElement.dataset.state = state;
-    this.statusElement.textContent = text;
+    if (this.statusElement) {
+      this.statusElement.dataset.state = state;
+      this.statusElement.textContent = text;
+    }
+    this.onState(state);
   }
 }

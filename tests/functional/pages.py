@@ -127,10 +127,10 @@ class ChatPage:
         self.message_item(text).find_element(By.CSS_SELECTOR, "button.delete").click()
 
     def start_editing(self, text: str) -> WebElement:
-        """Press the message's edit button; the input it opens, holding the text."""
+        """Press the message's edit button; the box it opens, holding the text."""
         item = self.message_item(text)
         item.find_element(By.CSS_SELECTOR, "button.edit").click()
-        return item.find_element(By.CSS_SELECTOR, "input.edit-input")
+        return item.find_element(By.CSS_SELECTOR, ".edit-input")
 
     def edit_message(self, text: str, new_text: str) -> None:
         """Edit a message as a person would: its edit button, the new text, Enter."""

@@ -25,7 +25,7 @@ def test_an_author_edits_and_deletes_and_the_other_process_sees_it(ann_and_bob: 
     # Escape leaves a message as it was.
     editor = ann.start_editing("stays")
     editor.send_keys(" changed my mind", Keys.ESCAPE)
-    ann.wait().until(lambda d: not d.find_elements(By.CSS_SELECTOR, "input.edit-input"), "the editor stayed open")
+    ann.wait().until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".edit-input"), "the editor stayed open")
     assert ann.texts() == ["teh answer", "delete me", "stays"]
 
     ann.edit_message("teh answer", "the answer")

@@ -66,7 +66,7 @@ def test_a_logged_in_user_chats_under_their_username(client: Client) -> None:
 def test_room_page_has_the_tutorial_elements(client: Client) -> None:
     html = client.get("/chat/lobby/").content.decode()
     assert 'id="chat-log"' in html
-    assert re.search(r'<input[^>]*id="chat-message-input"[^>]*autofocus', html)
+    assert re.search(r'<textarea[^>]*id="chat-message-input"[^>]*autofocus', html)
     assert 'id="chat-message-submit"' in html
     assert re.search(r'id="connection-status" data-state="connecting"', html)
     assert json_script(html, "room-name") == "lobby"
