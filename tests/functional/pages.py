@@ -3,6 +3,7 @@
 from urllib.parse import quote
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -78,7 +79,11 @@ class ChatPage:
         self.wait_until_connected()
 
     def wait_until_connected(self) -> None:
-        self.wait().until(lambda d: self.connection_state() == "open", "the socket never opened")
+        try:
+            self.wait().until(lambda d: self.connection_state() == "open")
+        except TimeoutException:
+            # Why it did not open (refused, name taken, reconnecting) is on the page: say it.
+            raise AssertionError(f"the socket never opened; the page says {self.status_text()!r}") from None
 
     def connection_state(self) -> str | None:
         return self.driver.find_element(By.ID, "connection-status").get_attribute("data-state")
