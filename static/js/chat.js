@@ -542,6 +542,9 @@ const composer = new Composer({
     input.focus();
   },
   onTooLong: (detail) => showError({ detail }),
+  onFits: () => {
+    errorBox.hidden = true;
+  },
 });
 
 outbox.entries.forEach(showPending); // kept from before a reload: sent once connected

@@ -48,14 +48,17 @@ export function enterSends(textarea, send) {
 }
 
 export class Composer {
-  // onSend(text) is given a text within the limit; onTooLong(message) says why one is refused.
-  constructor({ form, input, counter, limit, onSend, onTooLong }) {
+  // onSend(text) is given a text within the limit; onTooLong(message) says why one is refused,
+  // and onFits() is called once a refused text has been mended to fit.
+  constructor({ form, input, counter, limit, onSend, onTooLong, onFits = () => {} }) {
     this.form = form;
     this.input = input;
     this.counter = counter;
     this.limit = limit;
     this.onSend = onSend;
     this.onTooLong = onTooLong;
+    this.onFits = onFits;
+    this.refusedTooLong = false;
     this.fit = growWithText(input);
     enterSends(input, () => form.requestSubmit());
     input.addEventListener("input", () => this.showCount());
@@ -82,6 +85,7 @@ export class Composer {
     if (!text.trim()) return;
     const refusal = tooLong(text, this.limit);
     if (refusal) {
+      this.refusedTooLong = true;
       this.onTooLong(refusal);
       this.input.focus();
       return;
@@ -96,6 +100,10 @@ export class Composer {
     this.counter.dataset.state = note?.over ? "over" : "near";
     if (note?.over) this.input.setAttribute("aria-invalid", "true");
     else this.input.removeAttribute("aria-invalid");
+    if (this.refusedTooLong && !note?.over) {
+      this.refusedTooLong = false;
+      this.onFits();
+    }
   }
 }
 

@@ -130,6 +130,10 @@ def test_the_message_box_takes_lines_counts_near_the_limit_and_refuses_rather_th
     assert box_input.get_attribute("value") == too_long, "the text was cut, or sent"
     assert ann.pending_texts() == []
     assert ann.texts() == [said]
+    # Mended to fit, the text is no longer refused: the word on why goes with it.
+    box_input.send_keys(Keys.BACKSPACE * 5)
+    assert counter.text == "0 characters left"
+    assert not error.is_displayed(), "the refusal stayed once the text fitted"
 
     # Characters count as the server counts them: an emoji is one (two UTF-16 units in JavaScript).
     emoji = "\U0001f600" * MAX_LENGTH
