@@ -212,6 +212,16 @@ function insertInOrder(item, id) {
   newestId = Math.max(newestId, id);
 }
 
+// An older message, looked for from the start, where it almost always goes: from the end, a
+// long log read back page by page would cost a walk of the whole log for every message.
+function insertOlder(item, id) {
+  item.dataset.id = String(id);
+  addControls(item, id);
+  let later = log.firstElementChild;
+  while (later && later.dataset.id && Number(later.dataset.id) < id) later = later.nextElementSibling;
+  log.insertBefore(item, later);
+}
+
 function place(item, id) {
   const follow = nearBottom();
   insertInOrder(item, id);
@@ -246,7 +256,7 @@ function addOlder(frames) {
   for (const frame of frames) {
     if (!Number.isInteger(frame?.id) || hasMessage(frame.id)) continue;
     const item = renderMessage(frame);
-    insertInOrder(item, frame.id);
+    insertOlder(item, frame.id);
     items.push(item);
   }
   regroup(items);

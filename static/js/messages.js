@@ -3,7 +3,7 @@
 // under one name, or opening a new day). chat.js builds the items; this module only shapes them.
 // Text is only ever set as text nodes: a message's markup is shown, never made into elements.
 
-import { find } from "./vendor/linkify.mjs";
+import { find } from "./vendor/linkify.js";
 
 // Messages of one person this close together (and on one day) are grouped under one name.
 export const GROUP_WITHIN_MS = 5 * 60 * 1000;
