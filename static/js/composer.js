@@ -6,9 +6,20 @@
 const COUNTER_FROM = 0.9;
 
 // A message's length as the server counts it (chat/protocol.py: Python's len, in code points).
-// A JavaScript string's length counts UTF-16 units, two for an emoji; spreading it counts code points.
+// A JavaScript string's length counts UTF-16 units, two for an emoji (a surrogate pair): each pair
+// counts once. Counted in place, on every key press: spreading a pasted megabyte into an array
+// of characters each time would make typing lag.
 export function messageLength(text) {
-  return [...text].length;
+  let length = text.length;
+  for (let index = 0; index < text.length - 1; index += 1) {
+    const unit = text.charCodeAt(index);
+    const next = text.charCodeAt(index + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      length -= 1;
+      index += 1;
+    }
+  }
+  return length;
 }
 
 // Whether an Enter key press means "send": not with Shift (a new line), not with a modifier,

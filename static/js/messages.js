@@ -17,14 +17,26 @@ export const NAME_COLOURS = 8;
 const WRITTEN_AS_WEB_ADDRESS = /^https?:\/\//i;
 const WEB_PROTOCOLS = new Set(["http:", "https:"]);
 
+// Characters that reorder what follows them on screen: in a link, its text would read as
+// another address than the one it opens.
+const DIRECTION_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+// A link must go where its text says. The host, as the browser will ask for it (lowercase,
+// and punycode for any non-ASCII letter), must be written in the text as it is: a lookalike
+// letter (a Cyrillic "а" in "аpple.com") or a slash that is no slash ("good.com⁄evil.com",
+// whose host is really "good.xn--comevil-….com") would otherwise pass for another site. Such
+// text, and any with direction controls, stays text.
 function webAddress(found) {
   if (found.type !== "url" || !WRITTEN_AS_WEB_ADDRESS.test(found.value)) return null;
+  if (DIRECTION_CONTROLS.test(found.value)) return null;
+  let url;
   try {
-    const url = new URL(found.value);
-    return WEB_PROTOCOLS.has(url.protocol) ? url : null;
+    url = new URL(found.value);
   } catch {
     return null;
   }
+  if (!WEB_PROTOCOLS.has(url.protocol)) return null;
+  return found.value.toLowerCase().includes(`//${url.hostname}`) ? url : null;
 }
 
 function link(text, url) {

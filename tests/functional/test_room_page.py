@@ -155,7 +155,9 @@ def test_the_log_links_groups_dates_colours_and_highlights_mentions(
     lobby = f"{server.http_url}/chat/"
     link_text = (
         f"notes at {lobby} and HTTPS://example.org/a_(b)?c=1. Not settings.py or example.com, "
-        "nor javascript:alert(1) or <b>bold</b>"
+        "nor javascript:alert(1) or <b>bold</b>; nor what reads as another site than it opens: "
+        "https://\u0430pple.com/ (a Cyrillic a), https://good.com\u2044evil.com (no slash), "
+        "https://evil.com/\u202egnp.doog//:sptth (turned around)"
     )
     bob = {"author": "Bob", "sender": "guest:" + "b" * 32}
     other_bob = {"author": "Bob", "sender": "guest:" + "d" * 32}  # another person of the same name
