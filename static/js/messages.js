@@ -18,8 +18,12 @@ const WRITTEN_AS_WEB_ADDRESS = /^https?:\/\//i;
 const WEB_PROTOCOLS = new Set(["http:", "https:"]);
 
 // Characters that reorder what follows them on screen: in a link, its text would read as
-// another address than the one it opens.
+// another address than the one it opens. The embeddings, overrides and isolates reach past
+// themselves, so one anywhere in a message links nothing in it.
 const DIRECTION_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const DIRECTION_RUNS = /[\u202a-\u202e\u2066-\u2069]/;
+// What may follow the host in a web address: nothing, a port, a path, a query or a fragment.
+const AFTER_HOST = new Set(["", ":", "/", "?", "#"]);
 
 // A link must go where its text says. The host, as the browser will ask for it (lowercase,
 // and punycode for any non-ASCII letter), must be written in the text as it is: a lookalike
@@ -36,7 +40,11 @@ function webAddress(found) {
     return null;
   }
   if (!WEB_PROTOCOLS.has(url.protocol)) return null;
-  return found.value.toLowerCase().includes(`//${url.hostname}`) ? url : null;
+  // Right after "//", where the text names its host: no "user@" before it, nothing after it but
+  // a port, a path, a query or a fragment.
+  const written = found.value.slice(found.value.indexOf("//") + 2).toLowerCase();
+  if (!written.startsWith(url.hostname) || !AFTER_HOST.has(written.charAt(url.hostname.length))) return null;
+  return url;
 }
 
 function link(text, url) {
@@ -48,6 +56,7 @@ function link(text, url) {
   anchor.target = "_blank";
   anchor.rel = "noopener noreferrer nofollow";
   anchor.textContent = text;
+  anchor.dir = "ltr"; // an address reads left to right, whatever the text around it does
   return anchor;
 }
 
@@ -55,7 +64,8 @@ function link(text, url) {
 export function showText(element, text) {
   const parts = [];
   let shown = 0;
-  for (const found of find(text)) {
+  const addresses = DIRECTION_RUNS.test(text) ? [] : find(text);
+  for (const found of addresses) {
     const url = webAddress(found);
     if (!url || found.start < shown) continue;
     if (found.start > shown) parts.push(document.createTextNode(text.slice(shown, found.start)));

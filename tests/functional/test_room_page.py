@@ -157,7 +157,7 @@ def test_the_log_links_groups_dates_colours_and_highlights_mentions(
         f"notes at {lobby} and HTTPS://example.org/a_(b)?c=1. Not settings.py or example.com, "
         "nor javascript:alert(1) or <b>bold</b>; nor what reads as another site than it opens: "
         "https://\u0430pple.com/ (a Cyrillic a), https://good.com\u2044evil.com (no slash), "
-        "https://evil.com/\u202egnp.doog//:sptth (turned around)"
+        "https://google.com@evil.com/?//evil.com (someone's name before the host)"
     )
     bob = {"author": "Bob", "sender": "guest:" + "b" * 32}
     other_bob = {"author": "Bob", "sender": "guest:" + "d" * 32}  # another person of the same name
@@ -228,6 +228,23 @@ def test_the_log_links_groups_dates_colours_and_highlights_mentions(
     assert ann.driver.execute_script("return [window.opener, document.referrer];") == [None, ""]
     ann.driver.close()
     ann.driver.switch_to.window(room_tab)
+    # Text that would read as another address than it opens links nothing: turned around by a
+    # direction control (inside the address or before it), or naming its host only further on.
+    fooling = [
+        "https://evil.com/\u202egnp.doog//:sptth",
+        "look \u202ehttps://evil.com/moc.elgoog//:sptth",
+        "https://\u0430pple.com/login//xn--pple-43d.com",
+        "https://paypal.com:443@evil.com/x//evil.com",
+    ]
+    hrefs = ann.driver.execute_async_script(
+        "const [texts, done] = arguments;"
+        "const page = document.querySelector('script[src*=\"chat\"]').src;"
+        "import(new URL('messages.js', page)).then((messages) => done(texts.map((text) => {"
+        "  const element = document.createElement('span'); messages.showText(element, text);"
+        "  return [...element.querySelectorAll('a')].map((a) => a.href); })), (e) => done(String(e)));",
+        fooling,
+    )
+    assert hrefs == [[], [], [], []], hrefs
 
     # Live, in another browser: the same colours; grouping kept as messages come and go.
     dan.open_room(daphne_cluster[1], room_name)
