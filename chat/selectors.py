@@ -68,9 +68,13 @@ def recent_messages(room: Room, limit: int | None = None, after: int = 0) -> lis
     return newest
 
 
+# The messages still said: not deleted (the partial index `chat_message_said` covers these).
+_STILL_SAID = Q(deleted__isnull=True)
+
+
 def _said(room: Room) -> QuerySet[Message]:
     """The room's messages that were not deleted."""
-    return room.messages.filter(deleted__isnull=True)
+    return room.messages.filter(_STILL_SAID)
 
 
 def history_before(room: Room, before: int) -> tuple[list[dict], bool]:
@@ -81,7 +85,7 @@ def history_before(room: Room, before: int) -> tuple[list[dict], bool]:
     room's name when the socket opened it before it had a row.
     """
     limit = settings.CHAT_HISTORY_LENGTH
-    said = Message.objects.filter(deleted__isnull=True, room_message_id__lt=before)
+    said = Message.objects.filter(_STILL_SAID, room_message_id__lt=before)
     said = said.filter(room_id=room.pk) if room.pk is not None else said.filter(room__name=room.name)
     older = list(said.order_by("-room_message_id")[: limit + 1])
     complete = len(older) <= limit

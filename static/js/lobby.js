@@ -179,15 +179,6 @@ const handlers = {
   },
 };
 
-// Once the socket is not open, what it said about who is where may be stale: shown as unknown
-// until the directory comes again. Watched on the status line, which the connection keeps.
-new MutationObserver(() => {
-  if (statusElement.dataset.state !== "open" && fresh) {
-    fresh = false;
-    render();
-  }
-}).observe(statusElement, { attributes: true, attributeFilter: ["data-state"] });
-
 // A room read in another tab of this browser (a guest's marks live here).
 window.addEventListener("storage", (event) => {
   if (event.key === null || event.key.startsWith("chat-read:")) render();
@@ -201,6 +192,14 @@ new RoomConnection({
     if (!Object.hasOwn(handlers, frame.type)) return;
     handlers[frame.type](frame);
     render();
+  },
+  // Once the socket is not open, what it said about who is where may be stale: shown as unknown
+  // until the directory comes again.
+  onState: (state) => {
+    if (state !== "open" && fresh) {
+      fresh = false;
+      render();
+    }
   },
   heartbeatSeconds: socketSettings().heartbeat,
 }).open();
