@@ -1,5 +1,10 @@
 """The ceiling: a bare `websockets` server that relays each text frame to every client.
 
+Compression is off, as in Daphne (which answers the handshake without
+``Sec-WebSocket-Extensions``): with `websockets`' default, permessage-deflate, the
+relay would compress every frame for every client, work the servers it is the
+ceiling of never do.
+
 ``python -m bench.raw_server PORT``
 """
 
@@ -21,7 +26,7 @@ async def relay(websocket: ServerConnection) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(relay, "127.0.0.1", port, max_queue=None) as server:
+    async with serve(relay, "127.0.0.1", port, max_queue=None, compression=None) as server:
         await server.serve_forever()
 
 

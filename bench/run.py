@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import redis
 
 from bench import loadgen
+from bench.receivers import FanoutRow, Receivers, fanout, raise_file_limit
 from chat.groups import room_group_name
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -40,9 +42,13 @@ def pinned(argv: list[str], core: int) -> list[str]:
 
 
 @contextmanager
-def running(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
+def running(
+    argv: list[str], env: dict[str, str], port: int, log: Path, preexec_fn: Callable[[], object] | None = None
+) -> Iterator[subprocess.Popen]:
     with open(log, "ab") as out:
-        process = subprocess.Popen(pinned(argv, 0), env=os.environ | env, cwd=PROJECT, stdout=out, stderr=out)
+        process = subprocess.Popen(
+            pinned(argv, 0), env=os.environ | env, cwd=PROJECT, stdout=out, stderr=out, preexec_fn=preexec_fn
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -81,15 +87,14 @@ def group_counter(redis_url: str, group_name: Callable[[str], str | None]) -> Ca
     return count
 
 
-def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
-    daphne = [sys.executable, "-m", "daphne", "-b", HOST, "-p", "{port}"]
-    database = f"sqlite:///{work / 'bench.sqlite3'}"
-    project_env = {
+def project_environment(work: Path, redis_url: str) -> dict[str, str]:
+    """The environment of this project's Daphne processes, limits off; migrates the run's SQLite database."""
+    environment = {
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": database,
+        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
         "REDIS_URL": redis_url,
         "CHAT_RATE_LIMIT": "0",
         "CHAT_MAX_CONNECTIONS_PER_IP": "0",
@@ -97,15 +102,30 @@ def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, 
         "CHAT_NEW_ROOMS_PER_IP": "0",
     }
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT, env=os.environ | project_env, check=True
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT, env=os.environ | environment, check=True
     )
+    return environment
+
+
+def redis_command(port: int, work: Path) -> list[str]:
+    """A private Redis on `port`, keeping nothing on disk."""
+    redis = shutil.which("redis-server") or sys.exit("redis-server is missing: sudo apt-get install -y redis-server")
+    return [redis, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(work)]
+
+
+RAW_NAME = "raw websockets relay (ceiling)"
+DAPHNE = [sys.executable, "-m", "daphne", "-b", HOST, "-p", "{port}"]
+RAW_RELAY = [sys.executable, "-m", "bench.raw_server", "{port}"]
+
+
+def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     return {
-        "this project (Daphne, Redis)": ([*daphne, "mysite.asgi:application"], project_env),
+        "this project (Daphne, Redis)": ([*DAPHNE, "mysite.asgi:application"], project_environment(work, redis_url)),
         "tutorial consumer (Daphne, Redis)": (
-            [*daphne, "bench.tutorial:application"],
+            [*DAPHNE, "bench.tutorial:application"],
             {"DJANGO_SETTINGS_MODULE": "bench.tutorial", "REDIS_URL": redis_url},
         ),
-        "raw websockets relay (ceiling)": ([sys.executable, "-m", "bench.raw_server", "{port}"], {}),
+        RAW_NAME: (RAW_RELAY, {}),
     }
 
 
@@ -113,24 +133,45 @@ def targets(work: Path, redis_url: str) -> dict[str, tuple[list[str], dict[str, 
 GROUP_NAMES: dict[str, Callable[[str], str | None]] = {
     "this project (Daphne, Redis)": room_group_name,
     "tutorial consumer (Daphne, Redis)": lambda room: f"chat_{room}",
-    "raw websockets relay (ceiling)": lambda room: None,
+    RAW_NAME: lambda room: None,
 }
 
 
+# Deliveries per fan-out burst: this divided by the room's size is the number of messages. Enough that a
+# burst to the raw relay lasts about a tenth of a second, rather than the few milliseconds of a handshake.
+FANOUT_DELIVERIES = 20_000
+
+
 async def measure(
-    url: loadgen.URL, pid: int, sizes: list[int], group_members: Callable[[str], float]
-) -> dict[str, float]:
+    url: loadgen.URL,
+    pids: list[int],
+    redis_pids: list[int],
+    sizes: list[int],
+    group_members: Callable[[str], float],
+    generator: str,
+    receiver_processes: int,
+) -> tuple[dict[str, float], dict[int, FanoutRow]]:
+    """The server's row of the table, and for each room size what its fan-out cost the server and the generator."""
     row: dict[str, float] = {}
+    checks: dict[int, FanoutRow] = {}
     # Memory first, while the server's heap is still small: later scenarios grow it, and freed memory stays.
-    kib_per_connection = await loadgen.memory_per_connection(url, pid)
+    kib_per_connection = await loadgen.memory_per_connection(url, pids[0])
     for size in sizes:
-        row[f"fan-out {size}"] = await loadgen.fanout(url, size, messages=20 if size <= 200 else 10)
+        messages = FANOUT_DELIVERIES // size
+        if generator == "websockets":
+            rate, generator_cpu = await loadgen.fanout(url, size, messages)
+            checks[size] = FanoutRow(rate, 0, math.nan, math.nan, math.nan, generator_cpu)
+        else:
+            room = f"fan{uuid.uuid4().hex[:8]}"
+            async with Receivers(receiver_processes) as receivers:
+                checks[size] = await fanout(receivers, [url(room)] * (size - 1), url(room), pids, redis_pids, messages)
+        row[f"fan-out {size}"] = checks[size].rate
     row["storm loss %"] = await loadgen.storm(url)
     row["p50 ms"], row["p99 ms"] = await loadgen.latency(url)
     row["conn/s"] = await loadgen.connection_rate(url)
     row["KiB/conn"] = kib_per_connection
     row["churn: stale members"] = await loadgen.churn(url, group_members)
-    return row
+    return row, checks
 
 
 def table(rows: dict[str, dict[str, float]], baseline: str) -> str:
@@ -148,9 +189,44 @@ def table(rows: dict[str, dict[str, float]], baseline: str) -> str:
     return "\n".join(lines)
 
 
+def load_check(checks: dict[str, dict[int, FanoutRow]]) -> str:
+    """What each fan-out burst cost the server (with its Redis) and the load generator."""
+    lines = [
+        "| server | N | deliveries/s | server µs/delivery | Redis µs/delivery | servers' CPU % | generator CPU % |",
+        "|---" * 7 + "|",
+    ]
+    for name, by_size in checks.items():
+        for size, row in by_size.items():
+            cells = [row.rate, row.daphne_us, row.redis_us, row.server_cpu, row.generator_cpu]
+            lines.append(f"| {name} | {size:,} | " + " | ".join(scale_number(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def scale_number(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,1000", help="room sizes for the fan-out columns")
+    parser.add_argument(
+        "--only", choices=["servers", "scale"], help="only the table of the three servers, or only the scale tables"
+    )
+    parser.add_argument("--scale-sizes", default="200,1000", help="room sizes of the scale table's fan-out rows")
+    parser.add_argument("--idle", default="1000,5000,10000", help="idle sockets held, step by step ('' for none)")
+    parser.add_argument("--processes", default="1,2", help="Daphne processes in the scale table's rows")
+    parser.add_argument("--shards", default="1,2", help="Redis servers in the scale table's rows")
+    parser.add_argument(
+        "--receivers", type=int, default=1, help="processes of lean receiving clients (all on the generator's core)"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=["lean", "websockets"],
+        default="lean",
+        help="fan-out clients of the servers' table: lean receivers, or websockets clients in this process",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     if importlib.util.find_spec("click"):
@@ -162,42 +238,60 @@ def main() -> None:
         )
     if os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(0, {1})
+    raise_file_limit()
 
     work = Path(tempfile.mkdtemp(prefix="chat-bench-"))
     redis_port = free_port()
-    redis = shutil.which("redis-server") or sys.exit("redis-server is missing: sudo apt-get install -y redis-server")
-    redis_argv = [
-        redis,
-        "--bind",
-        HOST,
-        "--port",
-        str(redis_port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(work),
-    ]
     rows: dict[str, dict[str, float]] = {}
+    checks: dict[str, dict[int, FanoutRow]] = {}
+    scale_tables = ""
+    started = time.monotonic()
     try:
-        with running(redis_argv, {}, redis_port, work / "redis.log"):
+        with running(redis_command(redis_port, work), {}, redis_port, work / "redis.log") as redis_process:
             redis_url = f"redis://{HOST}:{redis_port}/0"
             for name, (argv, env) in targets(work, redis_url).items():
+                if args.only == "scale":
+                    break
                 port = free_port()
                 command = [part.format(port=port) for part in argv]
                 with running(command, env, port, work / f"{len(rows)}.log") as process:
                     url = lambda room, port=port: f"ws://{HOST}:{port}/ws/chat/{room}/"  # noqa: E731
                     print(f"measuring {name}…", file=sys.stderr, flush=True)
                     members = group_counter(redis_url, GROUP_NAMES[name])
-                    rows[name] = asyncio.run(measure(url, server_pid(process), sizes, members))
+                    redis_pids = [] if name == RAW_NAME else [redis_process.pid]
+                    rows[name], checks[name] = asyncio.run(
+                        measure(url, [server_pid(process)], redis_pids, sizes, members, args.generator, args.receivers)
+                    )
                 rows[name]["tracebacks"] = (
                     (work / f"{len(rows) - 1}.log").read_text(errors="replace").count("Traceback")
                 )
+        if args.only != "servers":
+            # Here rather than at the top: the scale tables build on this module.
+            from bench import scale
+
+            idle, fanouts, notes = scale.measure(
+                work,
+                project_environment(work, "redis://"),
+                sizes=tuple(int(size) for size in args.scale_sizes.split(",")),
+                processes=tuple(int(count) for count in args.processes.split(",")),
+                shards=tuple(int(count) for count in args.shards.split(",")),
+                idle_steps=tuple(int(count) for count in args.idle.split(",") if count),
+                receiver_processes=args.receivers,
+            )
+            scale_tables = scale.tables(idle, fanouts, notes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(table(rows, baseline="tutorial consumer (Daphne, Redis)"))
-    print(f"\n{os.cpu_count()} cores; server and Redis on core 0, load generator on core 1.")
+    if rows:
+        print(table(rows, baseline="tutorial consumer (Daphne, Redis)"))
+        print("\nWhat each fan-out burst cost:\n")
+        print(load_check(checks))
+    if scale_tables:
+        print("\nScale:\n")
+        print(scale_tables)
+    print(
+        f"\n{os.cpu_count()} cores; servers and Redis on core 0, load generator on core 1; "
+        f"{time.monotonic() - started:.0f} s in all."
+    )
 
 
 if __name__ == "__main__":
