@@ -2,7 +2,7 @@
 
 A guest holds their name (its `accounts.names.name_key`) while any socket of
 theirs is open: one entry per socket, naming the holder's person key, with
-a last-seen time. In Redis when ``REDIS_URL`` is set (a sorted set per name),
+a last-seen time. In Redis when ``REDIS_URL`` (or Sentinel) is set (a sorted set per name),
 else in this process's memory. Sockets refresh their entry with their presence
 heartbeat (`chat.attendance`) and remove it when they go; an entry older than
 ``CHAT_PRESENCE_TTL`` is gone, so a killed process frees its guests' names
@@ -15,7 +15,7 @@ only this one check is lost; the reserved names and the accounts' are in the
 database.
 """
 
-import functools
+import asyncio
 import hashlib
 import logging
 import time
@@ -24,6 +24,7 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from chat import redis_servers
 from chat.layers import REDIS_ERRORS
 from chat.presence import safely
 
@@ -88,34 +89,52 @@ return false
 
 
 class RedisHeldNames:
-    """Shared by every process that uses the same Redis; one per event loop (`chat.process`)."""
+    """Shared by every process that uses the same Redis servers; one per event loop (`chat.process`).
 
-    def __init__(self, url: str) -> None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            url, max_connections=20, timeout=10, socket_timeout=5, socket_connect_timeout=2
-        )
-        self.redis = redis.asyncio.Redis(connection_pool=pool)
-        self._hold = self.redis.register_script(_HOLD)
+    Each name lives on the server its Redis key hashes to (`chat.redis_servers`).
+    """
+
+    def __init__(self, servers: list[dict]) -> None:
+        self.clients = [
+            redis_servers.async_client(server, max_connections=20, socket_timeout=5, socket_connect_timeout=2)
+            for server in servers
+        ]
+        self._holds = [client.register_script(_HOLD) for client in self.clients]
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
 
     @staticmethod
     def key(name_key: str) -> str:
         """The name's Redis key: a digest, as a name may hold any character."""
         return "chat:name:" + hashlib.sha256(name_key.encode()).hexdigest()[:32]
 
+    def _server(self, key: str) -> int:
+        return redis_servers.server_index(self.key(key), len(self.clients))
+
     async def hold(self, key: str, holder: str, socket_id: str) -> str | None:
-        other = await safely(
-            self._hold(keys=[self.key(key)], args=[holder, _entry(holder, socket_id), time.time(), _ttl()]), None
-        )
+        hold = self._holds[self._server(key)]
+        entry = _entry(holder, socket_id)
+        other = await safely(hold(keys=[self.key(key)], args=[holder, entry, time.time(), _ttl()]), None)
         return None if other is None else _holder(other)
 
     async def release(self, key: str, holder: str, socket_id: str) -> None:
-        await safely(self.redis.zrem(self.key(key), _entry(holder, socket_id)), None)
+        await safely(self.clients[self._server(key)].zrem(self.key(key), _entry(holder, socket_id)), None)
 
     async def holders(self, keys: list[str]) -> dict[str, str]:
-        return await safely(self._holders(keys), {})
+        """Who holds each of `keys`; a server that is away answers for none of its names."""
+        by_server: dict[int, list[str]] = {}
+        for key in keys:
+            by_server.setdefault(self._server(key), []).append(key)
+        answers = await asyncio.gather(
+            *(safely(self._holders(self.clients[index], some), {}) for index, some in by_server.items())
+        )
+        return {key: holder for answer in answers for key, holder in answer.items()}
 
-    async def _holders(self, keys: list[str]) -> dict[str, str]:
-        async with self.redis.pipeline(transaction=False) as pipe:
+    @staticmethod
+    async def _holders(client: redis.asyncio.Redis, keys: list[str]) -> dict[str, str]:
+        async with client.pipeline(transaction=False) as pipe:
             for key in keys:
                 _ask_holder(pipe, key)
             answers = await pipe.execute()
@@ -135,9 +154,18 @@ def _ttl() -> float:
 memory = MemoryHeldNames()
 
 
-@functools.cache
-def _sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, max_connections=20)
+# The sync clients, by the servers they are for (settings may change, in tests).
+_sync_clients_by_servers: dict[str, list[redis.Redis]] = {}
+
+
+def _sync_clients() -> list[redis.Redis]:
+    servers = repr(settings.REDIS_SERVERS)
+    if servers not in _sync_clients_by_servers:
+        _sync_clients_by_servers[servers] = [
+            redis_servers.sync_client(server, socket_timeout=2, socket_connect_timeout=2, max_connections=20)
+            for server in settings.REDIS_SERVERS
+        ]
+    return _sync_clients_by_servers[servers]
 
 
 def holder_now(key: str) -> str | None:
@@ -147,10 +175,11 @@ def holder_now(key: str) -> str | None:
     no event loop to lend it (a view under gunicorn), and one made per call would
     leave its connections behind.
     """
-    if not settings.REDIS_URL:
+    if not settings.REDIS_SERVERS:
         return memory.holder_now(key)
+    clients = _sync_clients()
     try:
-        found = _ask_holder(_sync_client(settings.REDIS_URL), key)
+        found = _ask_holder(clients[redis_servers.server_index(RedisHeldNames.key(key), len(clients))], key)
     except REDIS_ERRORS as exc:
         logger.info("Held names are unavailable: %r", exc)
         return None
@@ -159,4 +188,4 @@ def holder_now(key: str) -> str | None:
 
 def new_store() -> MemoryHeldNames | RedisHeldNames:
     """The store for one event loop (Redis connections belong to one loop): Redis's, or this process's memory."""
-    return RedisHeldNames(settings.REDIS_URL) if settings.REDIS_URL else memory
+    return RedisHeldNames(settings.REDIS_SERVERS) if settings.REDIS_SERVERS else memory

@@ -3,8 +3,10 @@
 `PipelinedRedisChannelLayer` is channels-redis's `RedisChannelLayer` sending
 the same commands and scripts in the same order, pipelined: ``group_add`` in
 one round trip instead of two, ``group_send`` in two instead of four, and the
-receive step in three instead of four. It changes nothing else; surviving
-Redis outages is `chat.layers`'s job.
+receive step in three instead of four. With several Redis servers it also
+sends to a process-specific channel on the server that channel is read from
+(see `send`). It changes nothing else; surviving Redis outages is
+`chat.layers`'s job.
 
 It copies two Lua scripts and replaces or leans on private methods of
 channels-redis, written against the version in `WRITTEN_AGAINST`.
@@ -17,17 +19,19 @@ import inspect
 import logging
 import time
 
+from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
 
 WRITTEN_AGAINST = "4.3.0"
 
-# channels-redis's methods this class replaces (the first three) or whose behaviour it relies
+# channels-redis's methods this class replaces (the first four) or whose behaviour it relies
 # on, with a digest of their source in WRITTEN_AGAINST.
 UPSTREAM_SOURCES = {
     "group_add": "85ed67999d94bb85",
     "group_send": "c9623ea6ccfa7308",
+    "send": "1b2ad54990702acb",
     "_brpop_with_clean": "363a120edcef61d5",
     "receive_single": "5a498bb3a2545bf1",
     "_clean_receive_backup": "7142822d70070e39",
@@ -100,24 +104,53 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             pipe.zrange(key, 0, -1)
             _, members = await pipe.execute()
         channels = [member.decode("utf8") for member in members]
+        over_capacity = await self._deliver(channels, message)
+        if over_capacity:
+            logger.info("%s of %s channels over capacity in group %s", over_capacity, len(channels), group)
+
+    async def send(self, channel: str, message: dict) -> None:
+        """channels-redis's send, except that a process-specific channel's message goes where it is read.
+
+        channels-redis 4.3 hashes such a channel's full name to pick the server,
+        while its receiver reads (and group_send delivers) on the server its
+        process part hashes to: with several servers most such messages would
+        wait where nothing reads them. Sent the way group_send delivers instead.
+        """
+        if "!" not in channel or self.ring_size == 1:
+            await super().send(channel, message)
+            return
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        if await self._deliver([channel], message):
+            raise ChannelFull()
+
+    async def _deliver(self, channels: list[str], message: dict) -> int:
+        """Add `message` to each channel's queue, one round trip per Redis server; returns how many were full.
+
+        An error names the server that raised it (``redis_server_index``), so that
+        a layer above can tell which server to wait for.
+        """
         keys_by_connection, message_by_key, capacity_by_key = self._map_channel_keys_to_connection(channels, message)
+        over_capacity = 0
         for index, keys in keys_by_connection.items():
             now = time.time()
-            async with self.connection(index).pipeline(transaction=True) as pipe:
-                for channel_key in keys:
-                    pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
-                pipe.eval(
-                    GROUP_SEND_SCRIPT,
-                    len(keys),
-                    *keys,
-                    *(message_by_key[channel_key] for channel_key in keys),
-                    *(capacity_by_key[channel_key] for channel_key in keys),
-                    now,
-                    self.expiry,
-                )
-                over_capacity = (await pipe.execute())[-1]
-            if over_capacity:
-                logger.info("%s of %s channels over capacity in group %s", over_capacity, len(channels), group)
+            try:
+                async with self.connection(index).pipeline(transaction=True) as pipe:
+                    for channel_key in keys:
+                        pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
+                    pipe.eval(
+                        GROUP_SEND_SCRIPT,
+                        len(keys),
+                        *keys,
+                        *(message_by_key[channel_key] for channel_key in keys),
+                        *(capacity_by_key[channel_key] for channel_key in keys),
+                        now,
+                        self.expiry,
+                    )
+                    over_capacity += (await pipe.execute())[-1]
+            except Exception as exc:
+                exc.redis_server_index = index
+                raise
+        return over_capacity
 
     async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> bytes | None:
         """channels-redis's receive step, its first two commands in one round trip.

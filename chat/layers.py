@@ -10,6 +10,13 @@ consumers can fetch from the database whatever they missed. A Redis that
 hangs rather than goes is treated the same way: every command but the
 blocking receive gives up after ``command_timeout`` seconds.
 
+With several Redis servers (shards) each is waited for on its own: while one
+is away, Groups on the others go on as before, and when it is back only the
+Groups it keeps are rejoined and only the channels that depended on it (in
+one of its Groups, or reading their messages from it) are told to catch up.
+A primary that Sentinel replaces is the same case: the connection to the old
+one fails, and the next one asks Sentinel for the new one.
+
 It builds on `chat.layer_speedups`, which sends channels-redis's commands in
 fewer round trips.
 """
@@ -85,7 +92,8 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         self._groups_by_channel: dict[str, set[str]] = collections.defaultdict(set)
         # Group sends that failed, oldest first; past the limit the oldest go (catch-up covers them).
         self._pending_sends: collections.deque[tuple[str, dict]] = collections.deque(maxlen=pending_send_limit)
-        self._recovery: asyncio.Task | None = None
+        # Recoveries under way, by the index of the Redis server they wait for.
+        self._recoveries: dict[int, asyncio.Task] = {}
         self.receive_buffer = ChannelBuffers(self.capacity)
 
     def create_pool(self, index: int) -> redis.asyncio.ConnectionPool:
@@ -108,7 +116,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             async with asyncio.timeout(self.command_timeout):
                 await super().group_add(group, channel)
         except REDIS_ERRORS as exc:
-            self._start_recovery(exc)
+            self._start_recovery(self.consistent_hash(group), exc)
 
     async def group_discard(self, group: str, channel: str) -> None:
         groups = self._groups_by_channel.get(channel)
@@ -122,7 +130,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
                 await super().group_discard(group, channel)
         except REDIS_ERRORS as exc:
             # Redis drops the stale membership itself after group_expiry.
-            self._start_recovery(exc)
+            self._start_recovery(self.consistent_hash(group), exc)
 
     async def group_send(self, group: str, message: dict) -> None:
         try:
@@ -130,7 +138,8 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
                 await super().group_send(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
-            self._start_recovery(exc)
+            # The Group's server, or the server of a member's queue that refused the message.
+            self._start_recovery(getattr(exc, "redis_server_index", self.consistent_hash(group)), exc)
 
     async def receive(self, channel: str) -> dict:
         self.receive_buffer.in_use.add(channel)
@@ -139,9 +148,10 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
                 try:
                     return await super().receive(channel)
                 except REDIS_ERRORS as exc:
-                    self._start_recovery(exc)
+                    index = self.server_of_channel(channel)
+                    self._start_recovery(index, exc)
                     # Shielded: a consumer that goes away must not cancel the recovery the others wait for.
-                    await asyncio.shield(self._recovery)
+                    await asyncio.shield(self._recoveries[index])
         except asyncio.CancelledError:
             if channel not in self._groups_by_channel:  # its consumer has gone; a hub forgets it on leaving its Group
                 self.forget_channel(channel)
@@ -168,50 +178,79 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         with contextlib.suppress(*REDIS_ERRORS):
             await super()._clean_receive_backup(index, channel)
 
+    def server_of_channel(self, channel: str) -> int:
+        """The index of the Redis server `channel`'s messages wait on (a process's channels share one)."""
+        return self.consistent_hash(self.non_local_name(channel) if "!" in channel else channel)
+
     @property
     def recovering(self) -> bool:
-        return self._recovery is not None and not self._recovery.done()
+        """Whether this process is waiting for the server its own channels read from: until then it hears nothing."""
+        return self._waiting_for(self.server_of_channel(f"specific.{self.client_prefix}!"))
 
-    def _start_recovery(self, error: Exception) -> None:
-        if self.recovering:
+    def _waiting_for(self, index: int) -> bool:
+        recovery = self._recoveries.get(index)
+        return recovery is not None and not recovery.done()
+
+    def _server_name(self, index: int) -> str:
+        return "Redis" if self.ring_size == 1 else f"Redis server {index + 1} of {self.ring_size}"
+
+    def _start_recovery(self, index: int, error: Exception) -> None:
+        if self._waiting_for(index):
             return
-        logger.warning("Redis is unreachable (%r). Sockets stay open; retrying until it answers.", error)
-        self._recovery = asyncio.ensure_future(self._recover())
+        logger.warning(
+            "%s is unreachable (%r). Sockets stay open; retrying until it answers.", self._server_name(index), error
+        )
+        self._recoveries[index] = asyncio.ensure_future(self._recover(index))
 
-    async def _recover(self) -> None:
+    async def _recover(self, index: int) -> None:
         delay = 0.05
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._restore()
+                rejoined = await self._restore(index)
                 break
             except REDIS_ERRORS:
                 delay = min(delay * 2, self.retry_delay_max)
-        logger.warning("Redis answers again: rejoined the groups of %d channels.", len(self._groups_by_channel))
+        logger.warning("%s answers again: rejoined the groups of %d channels.", self._server_name(index), rejoined)
 
-    async def _restore(self) -> None:
-        for index in range(self.ring_size):
-            async with asyncio.timeout(self.command_timeout):
-                await self.connection(index).ping()
+    async def _restore(self, index: int) -> int:
+        """Rejoin the Groups server `index` keeps, send what waits, and tell the channels that depended on it."""
+        async with asyncio.timeout(self.command_timeout):
+            await self.connection(index).ping()
+        affected = []
         for channel, groups in list(self._groups_by_channel.items()):
-            for group in list(groups):
+            kept_there = [group for group in groups if self.consistent_hash(group) == index]
+            for group in kept_there:
                 await super().group_add(group, channel)
+            if kept_there or self.server_of_channel(channel) == index:
+                affected.append(channel)
+        await self._send_pending(index)
+        await self._announce_recovery(index, affected)
+        return len(affected)
+
+    async def _send_pending(self, index: int) -> None:
+        """Send the queued group sends, oldest first; one that another server refuses waits for that server."""
         while self._pending_sends:
             group, message = self._pending_sends[0]
-            await super().group_send(group, message)
+            try:
+                await super().group_send(group, message)
+            except REDIS_ERRORS as exc:
+                failed = getattr(exc, "redis_server_index", self.consistent_hash(group))
+                if failed == index:
+                    raise
+                self._start_recovery(failed, exc)
+                return
             self._pending_sends.popleft()
-        await self._announce_recovery()
 
-    async def _announce_recovery(self) -> None:
-        """Send ``layer.recovered`` to every channel of this process, as one message through Redis.
+    async def _announce_recovery(self, index: int, channels: list[str]) -> None:
+        """Send ``layer.recovered`` to `channels`, as one message through Redis.
 
         Through Redis rather than into local buffers: a receive() blocked on
         Redis reads only what Redis hands it.
         """
-        channels = list(self._groups_by_channel)
         if not channels:
             return
-        group = f"recovered.{self.client_prefix}"
+        group = f"recovered.{self.client_prefix}.{index}"
         for channel in channels:
             await super().group_add(group, channel)
         await super().group_send(group, events.layer_recovered())

@@ -1,7 +1,8 @@
 """Who is in each room, across every Daphne process.
 
-Each socket is an entry with a last-seen time: in Redis when ``REDIS_URL`` is
-set (one sorted set per room, scored by time), else in this process's memory.
+Each socket is an entry with a last-seen time: in Redis when ``REDIS_URL`` (or
+Sentinel) is set (one sorted set per room, scored by time, on the server that
+keeps the room's Group), else in this process's memory.
 Sockets refresh their entry every ``CHAT_PRESENCE_HEARTBEAT`` seconds; an
 entry older than ``CHAT_PRESENCE_TTL`` is gone, so a process killed outright
 leaves no ghosts for longer than that. A person with several tabs counts once.
@@ -22,6 +23,7 @@ import redis.asyncio
 from django.conf import settings
 
 from accounts.identity import GUEST
+from chat import redis_servers
 from chat.groups import room_group_name
 from chat.layers import REDIS_ERRORS
 
@@ -102,20 +104,16 @@ class MemoryPresence:
         return [room for room, entries in self.entries.items() if entries]
 
 
-class RedisPresence:
-    """Shared by every process that uses the same Redis.
+class ServerPresence:
+    """The rooms one Redis server keeps, shared by every process that uses that server.
 
     Writes are batched: those made while the previous batch is on its way to
     Redis go together in one pipeline, so a class joining at once costs a few
     round trips rather than one per socket.
     """
 
-    def __init__(self, url: str) -> None:
-        # A pool that waits for a free connection when many sockets join at once, instead of failing.
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            url, max_connections=50, timeout=10, socket_timeout=5, socket_connect_timeout=2
-        )
-        self.redis = redis.asyncio.Redis(connection_pool=pool)
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.redis = client
         self._pending: list[tuple[str, str, bool]] = []  # (room, member, present)
         self._pending_done: asyncio.Future | None = None
         self._writer: asyncio.Task | None = None
@@ -189,9 +187,54 @@ class RedisPresence:
         return sorted(member.decode() for member in await self.redis.smembers(ROOMS_KEY))
 
 
+class RedisPresence:
+    """Shared by every process that uses the same Redis servers (``REDIS_SERVERS``).
+
+    Each room's entries live on the server that keeps the room's Group, so a
+    server that is away or restarting leaves the other servers' rooms known.
+    """
+
+    def __init__(self, servers: list[dict]) -> None:
+        self.servers = [
+            ServerPresence(
+                redis_servers.async_client(server, max_connections=50, socket_timeout=5, socket_connect_timeout=2)
+            )
+            for server in servers
+        ]
+
+    key = staticmethod(ServerPresence.key)
+
+    async def aclose(self) -> None:
+        for server in self.servers:
+            await server.redis.aclose()
+
+    def server_for(self, room: str) -> ServerPresence:
+        return self.servers[redis_servers.server_index(room_group_name(room), len(self.servers))]
+
+    async def touch(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> int:
+        return await self.server_for(room).touch(room, socket_id, name, kind=kind)
+
+    async def remove(self, room: str, socket_id: str, name: str, *, kind: str = GUEST) -> None:
+        await self.server_for(room).remove(room, socket_id, name, kind=kind)
+
+    async def names(self, room: str) -> list[str]:
+        return await self.server_for(room).names(room)
+
+    async def people(self, room: str) -> list[tuple[str, str]]:
+        return await self.server_for(room).people(room)
+
+    async def rooms(self) -> list[str]:
+        """The rooms of every server that answers; only if none does is the list unknown."""
+        answers = await asyncio.gather(*(server.rooms() for server in self.servers), return_exceptions=True)
+        found = [rooms for rooms in answers if not isinstance(rooms, BaseException)]
+        if not found:
+            raise answers[0]
+        return sorted(room for rooms in found for room in rooms)
+
+
 def new_store() -> PresenceStore:
     """A presence store for one event loop (Redis connections belong to one loop): Redis's, or this process's."""
-    return RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
+    return RedisPresence(settings.REDIS_SERVERS) if settings.REDIS_SERVERS else MemoryPresence()
 
 
 T = TypeVar("T")

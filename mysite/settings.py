@@ -9,6 +9,7 @@ import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -228,24 +229,80 @@ elif DATABASES["default"]["ENGINE"] in POSTGRESQL_ENGINES:
             "reconnect_timeout": DATABASE_POOL_TIMEOUT,
         }
 
-# --8<-- [start:channel-layers]
+
+# --8<-- [start:redis-servers]
+def redis_server_list(urls: list[str], sentinels: list[str], masters: list[str]) -> list[dict]:
+    """The Redis servers named by REDIS_URL, or by REDIS_SENTINELS and REDIS_SENTINEL_MASTER.
+
+    Each is a host in channels-redis's form, without connection options: ``{"address": url}``,
+    or ``{"sentinels": [(host, port), ...], "master_name": name}`` for a primary that Sentinel
+    follows. Several servers are shards: channels-redis spreads Groups and channels over them,
+    and this project's own keys follow the same rule (chat/redis_servers.py).
+    """
+    if urls and (sentinels or masters):
+        raise ImproperlyConfigured(
+            "Set either REDIS_URL or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, not both: "
+            "with Sentinel, Redis's address is whatever Sentinel says it is."
+        )
+    for url in urls:
+        if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+            raise ImproperlyConfigured(
+                f"REDIS_URL must be redis://, rediss:// or unix:// URLs, separated by commas; got {url!r}. "
+                "A comma inside a password is written %2C."
+            )
+    if len(set(urls)) < len(urls):
+        raise ImproperlyConfigured("REDIS_URL names one server twice: each shard is a server of its own.")
+    if bool(sentinels) != bool(masters):
+        raise ImproperlyConfigured(
+            "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: the Sentinels' host:port list, and the "
+            "name of the primary they watch (as in sentinel.conf's `sentinel monitor <name> ...`)."
+        )
+    addresses = []
+    for sentinel in sentinels:
+        host, _, port = sentinel.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"REDIS_SENTINELS must be host:port pairs, separated by commas; got {sentinel!r}"
+            )
+        addresses.append((host.strip("[]"), int(port)))
+    if len(set(masters)) < len(masters):
+        raise ImproperlyConfigured("REDIS_SENTINEL_MASTER names one primary twice: each shard is a primary of its own.")
+    return [{"address": url} for url in urls] + [{"sentinels": addresses, "master_name": name} for name in masters]
+
+
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-if REDIS_URL:
+REDIS_SERVERS = redis_server_list(
+    env_list("REDIS_URL", []), env_list("REDIS_SENTINELS", []), env_list("REDIS_SENTINEL_MASTER", [])
+)
+# How long a Redis command may wait for its server. Not for the layer's own connections: their
+# blocking read waits for as long as a room is quiet. Sentinel is asked with this timeout too.
+REDIS_COMMAND_TIMEOUT = 5
+
+
+# --8<-- [end:redis-servers]
+# --8<-- [start:channel-layers]
+if REDIS_SERVERS:
     CHANNEL_LAYERS = {
         "default": {
-            # channels-redis's layer, made to ride out Redis restarts (chat/layers.py).
+            # channels-redis's layer, made to ride out Redis restarts and failovers (chat/layers.py).
             "BACKEND": "chat.layers.ResilientRedisChannelLayer",
             "CONFIG": {
                 # Hosts as dicts, so the connection options reach redis-py. Its
                 # default socket timeout (5 s in redis-py 8) would end the layer's
                 # blocking read on a quiet room and with it the WebSocket.
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
+                    server
+                    | {
                         "socket_timeout": None,
                         "socket_connect_timeout": 5,
                         "socket_keepalive": True,
                     }
+                    | (
+                        {"sentinel_kwargs": {"socket_timeout": REDIS_COMMAND_TIMEOUT, "socket_connect_timeout": 2}}
+                        if "sentinels" in server
+                        else {}
+                    )
+                    for server in REDIS_SERVERS
                 ],
                 # Messages waiting in Redis for one Daphne process (all its sockets
                 # share one queue): the default 100 drops live messages as soon as a

@@ -16,7 +16,8 @@ def a_name() -> str:
 
 
 async def test_a_name_is_one_guest_s_through_all_their_sockets(redis_server: RedisServer) -> None:
-    first, second = RedisHeldNames(redis_server.url), RedisHeldNames(redis_server.url)  # two processes
+    servers = [{"address": redis_server.url}]
+    first, second = RedisHeldNames(servers), RedisHeldNames(servers)  # two processes
     name = a_name()
     assert await first.hold(name, "guest:zoe", "tab-1") is None
     assert await second.hold(name, "guest:zoe", "tab-2") is None, "the same guest on another process"
@@ -28,11 +29,11 @@ async def test_a_name_is_one_guest_s_through_all_their_sockets(redis_server: Red
     assert await second.hold(name, "guest:other", "tab-3") is None
     assert await first.holders([name]) == {name: "guest:other"}
     for store in (first, second):
-        await store.redis.aclose()
+        await store.aclose()
 
 
 async def test_guests_racing_for_one_name_on_many_processes_get_one_holder(redis_server: RedisServer) -> None:
-    stores = [RedisHeldNames(redis_server.url) for _ in range(4)]
+    stores = [RedisHeldNames([{"address": redis_server.url}]) for _ in range(4)]
     name = a_name()
     answers = await asyncio.gather(
         *(stores[number % 4].hold(name, f"guest:{number}", f"socket-{number}") for number in range(20))
@@ -41,11 +42,11 @@ async def test_guests_racing_for_one_name_on_many_processes_get_one_holder(redis
     assert len(winners) == 1
     assert set(answers) - {None} == {f"guest:{winners[0]}"}
     for store in stores:
-        await store.redis.aclose()
+        await store.aclose()
 
 
 async def test_a_hold_nobody_refreshes_ends_after_the_ttl(redis_server: RedisServer, settings) -> None:
-    store = RedisHeldNames(redis_server.url)
+    store = RedisHeldNames([{"address": redis_server.url}])
     name = a_name()
     settings.CHAT_PRESENCE_TTL = 0.05
     await store.hold(name, "guest:gone", "socket-1")  # its process killed: never refreshed, never released
@@ -54,12 +55,12 @@ async def test_a_hold_nobody_refreshes_ends_after_the_ttl(redis_server: RedisSer
         await asyncio.sleep(0.01)
     assert await store.holders([name]) == {}
     assert await store.hold(name, "guest:new", "socket-2") is None
-    await store.redis.aclose()
+    await store.aclose()
 
 
 def test_the_lobby_reads_the_holders_without_an_event_loop(redis_server: RedisServer, settings) -> None:
-    settings.REDIS_URL = redis_server.url
-    store, name = RedisHeldNames(redis_server.url), a_name()
+    settings.REDIS_SERVERS = [{"address": redis_server.url}]
+    store, name = RedisHeldNames([{"address": redis_server.url}]), a_name()
     assert asyncio.run(store.hold(name, "guest:zoe", "socket-1")) is None
     assert held_names.holder_now(name) == "guest:zoe"
     assert held_names.holder_now(a_name()) is None
@@ -67,8 +68,8 @@ def test_the_lobby_reads_the_holders_without_an_event_loop(redis_server: RedisSe
 
 @pytest.mark.parametrize("operation", ["hold", "holders", "holder_now"])
 def test_without_redis_nobody_holds_anything(operation: str, settings) -> None:
-    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
-    store = RedisHeldNames(settings.REDIS_URL)
+    settings.REDIS_SERVERS = [{"address": "redis://127.0.0.1:9/0"}]  # nothing listens there
+    store = RedisHeldNames(settings.REDIS_SERVERS)
     answers = {
         "hold": lambda: asyncio.run(store.hold("zoe", "guest:zoe", "socket-1")),
         "holders": lambda: asyncio.run(store.holders(["zoe"])) or None,

@@ -18,26 +18,27 @@ from tests.wsclient import ChatClient
 async def test_a_class_joining_at_once_is_written_in_one_batch(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = RedisPresence(redis_server.url)
+    store = RedisPresence([{"address": redis_server.url}])
     batches: list[int] = []
-    send = store._send
+    server = store.servers[0]
+    send = server._send
 
     async def counted(batch: list) -> dict[str, int]:
         batches.append(len(batch))
         return await send(batch)
 
-    monkeypatch.setattr(store, "_send", counted)
+    monkeypatch.setattr(server, "_send", counted)
     room = f"maths-{id(store)}"
     await asyncio.gather(*(store.touch(room, f"socket-{n}", f"pupil-{n % 10}") for n in range(50)))
     assert batches == [50], "the writes made together went to Redis together"
     assert await store.names(room) == sorted(f"pupil-{n}" for n in range(10))
     await asyncio.gather(*(store.remove(room, f"socket-{n}", f"pupil-{n % 10}") for n in range(45)))
     assert await store.names(room) == sorted(f"pupil-{n}" for n in range(5, 10))
-    await store.redis.aclose()
+    await store.aclose()
 
 
 async def test_expired_entries_are_dropped_and_counted(redis_server: RedisServer, settings) -> None:
-    store = RedisPresence(redis_server.url)
+    store = RedisPresence([{"address": redis_server.url}])
     room = f"physics-{id(store)}"
     settings.CHAT_PRESENCE_TTL = 60
     await store.touch(room, "old-socket", "ann")
@@ -48,14 +49,14 @@ async def test_expired_entries_are_dropped_and_counted(redis_server: RedisServer
     assert await store.touch(room, "new-socket", "bob") == 1
     settings.CHAT_PRESENCE_TTL = 60
     assert await store.names(room) == ["bob"]
-    await store.redis.aclose()
+    await store.aclose()
 
 
 async def test_entries_keep_their_kind_and_those_from_before_kinds_still_read(redis_server: RedisServer) -> None:
-    store = RedisPresence(redis_server.url)
+    store = RedisPresence([{"address": redis_server.url}])
     room = f"biology-{id(store)}"
     # An entry a process of the version before kinds wrote: its socket id, a line break, its name.
-    await store.redis.zadd(store.key(room), {"old-socket\nCy": time.time()})
+    await store.servers[0].redis.zadd(store.key(room), {"old-socket\nCy": time.time()})
     await store.touch(room, "socket-1", "ann", kind="account")
     await store.touch(room, "socket-2", "ann", kind="account")  # her second tab
     await store.touch(room, "socket-3", "ann", kind="guest")  # a guest of her name, from before the name rules
@@ -63,11 +64,11 @@ async def test_entries_keep_their_kind_and_those_from_before_kinds_still_read(re
     assert await store.people(room) == [("Cy", "guest"), ("ann", "account"), ("ann", "guest"), ("teacher", "staff")]
     assert await store.names(room) == ["Cy", "ann", "teacher"]
     # A process of the version before reads a name as all after the first line break: still right.
-    members = await store.redis.zrange(store.key(room), 0, -1)
+    members = await store.servers[0].redis.zrange(store.key(room), 0, -1)
     assert sorted({member.decode().split("\n", 1)[1] for member in members}) == ["Cy", "ann", "teacher"]
     await store.remove(room, "socket-3", "ann", kind="guest")
     assert await store.people(room) == [("Cy", "guest"), ("ann", "account"), ("teacher", "staff")]
-    await store.redis.aclose()
+    await store.aclose()
 
 
 def test_an_entry_nobody_refreshes_goes_after_the_ttl_and_live_ones_stay(
