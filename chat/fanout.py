@@ -8,7 +8,7 @@ channel of its own, and hands each event it receives to its local members in
 turn: one receive per process and message, one JSON encoding, then a plain
 call per socket.
 
-The hub lets the event loop turn after every few sockets. Their frames then go
+The hub lets the event loop turn after every socket. Its frames then go
 out while the rest of the room waits, and the events that arrive meanwhile
 are passed on together: each socket gets all of them in one go, which the
 server writes to it in one system call instead of one per message.
@@ -29,7 +29,7 @@ from chat import protocol
 logger = logging.getLogger(__name__)
 
 # Sockets handed events between two turns of the event loop (see the module docstring).
-SOCKETS_PER_TURN = 2
+SOCKETS_PER_TURN = 1
 # Events a hub keeps received but not yet passed on; past that, they wait in the channel layer.
 PENDING_EVENTS_LIMIT = 100
 
