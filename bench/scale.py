@@ -197,15 +197,19 @@ def number(value: float) -> str:
 
 def tables(idle: list[IdleRow], fanouts: list[tuple[str, int, int, int, FanoutRow]], notes: list[str]) -> str:
     lines = [
-        "| server | Daphne processes | Redis shards | N | deliveries/s | × raw | Daphne µs/delivery "
+        "| server | Daphne processes | Redis shards | N | deliveries/s | × raw | × raw by CPU | Daphne µs/delivery "
         "| Redis µs/delivery | servers' CPU % | generator CPU % | lost |",
-        "|---" * 11 + "|",
+        "|---" * 12 + "|",
     ]
-    raw = {size: row.rate for name, _, _, size, row in fanouts if name == RAW_NAME}
+    raw = {size: row for name, _, _, size, row in fanouts if name == RAW_NAME}
     for name, processes, shards, size, row in fanouts:
-        ratio = f"{row.rate / raw[size]:.2f}x" if name != RAW_NAME and raw.get(size) else ""
+        ratio = by_cpu = ""
+        if name != RAW_NAME and size in raw:
+            ratio = f"{row.rate / raw[size].rate:.2f}x"
+            # What the rate would be with every server at full speed: the relay's CPU per delivery over ours.
+            by_cpu = f"{raw[size].daphne_us / (row.daphne_us + row.redis_us):.2f}x"
         lines.append(
-            f"| {name} | {processes} | {shards or 'n/a'} | {size:,} | {number(row.rate)} | {ratio} "
+            f"| {name} | {processes} | {shards or 'n/a'} | {size:,} | {number(row.rate)} | {ratio} | {by_cpu} "
             f"| {number(row.daphne_us)} | {number(row.redis_us)} | {number(row.server_cpu)} "
             f"| {number(row.generator_cpu)} | {row.lost:,} |"
         )
