@@ -12,12 +12,14 @@ PYTEST_ARGS ?=
 
 # Debian packages, each named with the file it installs.
 REDIS := redis-server:/usr/bin/redis-server
+# The failover test's Sentinels; Debian ships Sentinel as a package of its own.
+REDIS_SENTINEL := redis-sentinel:/usr/bin/redis-sentinel
 APACHE := apache2:/usr/sbin/apache2
 NGINX := nginx:/usr/sbin/nginx
 # The server's own path names its version (/usr/lib/postgresql/<version>/bin); postgresql-common,
 # which every server version depends on, ships pg_ctlcluster at a path that stays put.
 POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
-TEST_PACKAGES := $(REDIS) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
+TEST_PACKAGES := $(REDIS) $(REDIS_SENTINEL) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
 .PHONY: bench bench-abuse bench-notify docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -202,6 +202,33 @@ def unlimited_cluster(
     )
     yield cluster
     cluster.stop()
+
+
+# Figures a test measured (a failover's seconds, messages lost): shown after the run whatever
+# the output capture, and kept in test-artifacts/<name>.txt.
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+FIGURES = pytest.StashKey[list[str]]()
+ReportFigures = Callable[[str, str], None]
+
+
+@pytest.fixture
+def report_figures(request: pytest.FixtureRequest) -> ReportFigures:
+    """`report_figures(name, text)`: one line of what the test measured, for the run's summary and a file."""
+
+    def report(name: str, text: str) -> None:
+        request.config.stash.setdefault(FIGURES, []).append(text)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"{name}.txt").write_text(text + "\n")
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = terminalreporter.config.stash.get(FIGURES, [])
+    if figures:
+        terminalreporter.section("measured")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

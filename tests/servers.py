@@ -1,4 +1,4 @@
-"""Real servers for the tests: redis-server, PostgreSQL and Daphne, each in its own process.
+"""Real servers for the tests: redis-server and Sentinel, PostgreSQL and Daphne, each in its own process.
 
 Each is started on a loopback port of its own, logs to a file the tests can
 read, and can be stopped, killed and started again on the same port.
@@ -16,11 +16,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -53,6 +55,16 @@ def require_executable(path_or_name: str, package: str) -> str:
             pytrace=False,
         )
     return found
+
+
+def redis_answers(port: int) -> bool:
+    """Whether a redis-server (or a Sentinel) on `port` answers PING."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 class ServerProcess:
@@ -103,25 +115,30 @@ class ServerProcess:
 
 
 class RedisServer(ServerProcess):
-    """A private redis-server that keeps nothing on disk."""
+    """A private redis-server that keeps nothing on disk; with `replica_of`, a replica of another."""
 
     name = "redis-server"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, replica_of: "RedisServer | None" = None) -> None:
         super().__init__(workdir / "redis.log")
         self.workdir = workdir
         self.executable = require_executable("redis-server", "redis-server")
         self.port = 0
+        self.replica_of = replica_of
 
     @property
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
 
     def command(self) -> list[str]:
+        replication = ["--replicaof", HOST, str(self.replica_of.port)] if self.replica_of else []
         return [
             self.executable,
             "--bind", HOST, "--port", str(self.port), "--save", "", "--appendonly", "no",
             "--dir", str(self.workdir),
+            # A replica that connects is sent the data at once, not 5 s later in case others come too.
+            "--repl-diskless-sync-delay", "0",
+            *replication,
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -138,12 +155,99 @@ class RedisServer(ServerProcess):
         self.process.send_signal(signal.SIGCONT)
 
     def ping(self) -> bool:
-        try:
-            with socket.create_connection((HOST, self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return redis_answers(self.port)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
+
+    def role(self) -> str:
+        """``master`` or ``slave``, as the server itself says (a promoted replica says ``master``)."""
+        with self.client() as client:
+            return client.info("replication")["role"]
+
+    def in_sync(self) -> bool:
+        """A replica: whether its link to the primary is up (the first copy of the data is done)."""
+        with self.client() as client:
+            return client.info("replication").get("master_link_status") == "up"
+
+
+class RedisSentinel(ServerProcess):
+    """A Redis Sentinel watching one primary, with failover times short enough for a test.
+
+    Sentinel writes what it learns (the other Sentinels, the replicas, a new
+    primary) into its configuration file, so each has a file of its own in its workdir.
+    """
+
+    name = "redis-sentinel"
+
+    def __init__(self, workdir: Path, master_name: str, primary: RedisServer, quorum: int = 2) -> None:
+        super().__init__(workdir / "sentinel.log")
+        self.workdir = workdir
+        self.executable = require_executable("redis-sentinel", "redis-sentinel")
+        self.config_path = workdir / "sentinel.conf"
+        self.master_name = master_name
+        self.primary = primary
+        self.quorum = quorum
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        """As `REDIS_SENTINELS` names it: host:port."""
+        return f"{HOST}:{self.port}"
+
+    def write_config(self) -> None:
+        name = self.master_name
+        self.config_path.write_text(
+            f"bind {HOST}\nport {self.port}\ndir {self.workdir}\n"
+            f"sentinel monitor {name} {HOST} {self.primary.port} {self.quorum}\n"
+            # Seconds rather than Sentinel's default 30: a silent primary is down after 1 s.
+            f"sentinel down-after-milliseconds {name} 1000\n"
+            # A failover that stalls (a split vote) is tried again after twice this.
+            f"sentinel failover-timeout {name} 3000\n"
+            f"sentinel parallel-syncs {name} 1\n"
+        )
+
+    def command(self) -> list[str]:
+        return [self.executable, str(self.config_path)]
+
+    def start(self) -> None:
+        """Start on a free port with a new configuration, or as before with what it has written since."""
+        if not self.port:
+            self.port = free_port()
+            self.write_config()
+        self.spawn()
+        wait_for(lambda: self.fail_if_exited() or redis_answers(self.port), 10, f"redis-sentinel on port {self.port}")
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=5, decode_responses=True)
+
+    def primary_port(self) -> int | None:
+        """The port of the primary this Sentinel names now."""
+        with self.client() as client:
+            address = client.sentinel_get_master_addr_by_name(self.master_name)
+        return int(address[1]) if address else None
+
+    def knows(self, sentinels: int, replicas: int) -> bool:
+        """Whether it has met `sentinels` other Sentinels and `replicas` replicas, all up: it can then fail over."""
+        with self.client() as client:
+            others = client.sentinel_sentinels(self.master_name)
+            found = client.sentinel_slaves(self.master_name)
+        up = [replica for replica in found if not replica["is_sdown"] and not replica["is_disconnected"]]
+        return len(others) >= sentinels and len(up) >= replicas
+
+
+def start_all(servers: Sequence[ServerProcess]) -> None:
+    """Start the servers side by side, each waiting for its own readiness: as long as the slowest."""
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        for started in [pool.submit(server.start) for server in servers]:
+            started.result()
+
+
+def stop_all(servers: Sequence[ServerProcess]) -> None:
+    """Stop the servers side by side: Daphne takes a moment to close its sockets and end."""
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        for stopped in [pool.submit(server.stop) for server in servers]:
+            stopped.result()
 
 
 def postgres_binaries() -> Path:
