@@ -25,11 +25,13 @@ import asyncio
 import collections
 import contextlib
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio
 import redis.exceptions
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import BoundedQueue
+from django.conf import settings
 
 from chat import events
 from chat.layer_speedups import PipelinedRedisChannelLayer
@@ -266,4 +268,21 @@ def log_layer_mode() -> None:
             "only sockets on this process hear each other. Set REDIS_URL to use Redis."
         )
     else:
-        logger.info("Channel layer: %s.", type(layer).__name__)
+        servers = [describe_server(server) for server in settings.REDIS_SERVERS]
+        logger.info(
+            "Channel layer: %s on %d Redis server%s: %s. Every process must list the same servers in the same order.",
+            type(layer).__name__,
+            len(servers),
+            "" if len(servers) == 1 else "s",
+            ", ".join(servers),
+        )
+
+
+def describe_server(server: dict) -> str:
+    """One server of ``REDIS_SERVERS`` for a log line: where it is, without its password."""
+    if "address" not in server:
+        sentinels = ",".join(f"{host}:{port}" for host, port in server["sentinels"])
+        return f"primary {server['master_name']!r} by Sentinel {sentinels}"
+    parts = urlsplit(server["address"])
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -4,6 +4,7 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.layers import describe_server
 from chat.redis_servers import server_index
 from mysite.settings import redis_server_list
 
@@ -48,3 +49,18 @@ def test_this_project_places_names_as_channels_redis_places_groups(count: int) -
     layer = RedisChannelLayer(hosts=[{"address": f"redis://shard-{n}:6379/0"} for n in range(count)])
     names = [f"chat_room-{n}" for n in range(200)]
     assert [server_index(name, count) for name in names] == [layer.consistent_hash(name) for name in names]
+
+
+@pytest.mark.parametrize(
+    ("server", "logged"),
+    [
+        ({"address": "redis://:s3cret@10.0.0.7:6379/0"}, "redis://10.0.0.7:6379/0"),
+        ({"address": "rediss://user:pa%2Css@cache.example.org:6380/2"}, "rediss://cache.example.org:6380/2"),
+        ({"sentinels": [("10.0.0.7", 26379), ("::1", 26380)], "master_name": "chat"}, "primary 'chat' by Sentinel"),
+    ],
+)
+def test_the_start_up_line_names_each_server_without_its_password(server: dict, logged: str) -> None:
+    described = describe_server(server)
+    assert described.startswith(logged)
+    assert "s3cret" not in described
+    assert "pa%2Css" not in described
