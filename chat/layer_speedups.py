@@ -14,6 +14,7 @@ channels-redis, written against the version in `WRITTEN_AGAINST`.
 test fails on any, so that an upgrade is read before it is trusted.
 """
 
+import asyncio
 import hashlib
 import inspect
 import logging
@@ -80,6 +81,13 @@ def upstream_changes() -> list[str]:
 class PipelinedRedisChannelLayer(RedisChannelLayer):
     """channels-redis's layer, its group and receive commands pipelined; see the module docstring."""
 
+    # How long one server may take over one step of a group send; None waits as channels-redis does.
+    command_timeout: float | None = None
+
+    def server_unavailable(self, index: int) -> bool:
+        """Whether server `index` is known to be away, so that a delivery skips it rather than waits for it."""
+        return False
+
     async def group_add(self, group: str, channel: str) -> None:
         """channels-redis's group_add, its two commands sent in one round trip."""
         assert self.require_valid_group_name(group), "Group name not valid"
@@ -99,10 +107,11 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         """
         assert self.require_valid_group_name(group), "Group name not valid"
         key = self._group_key(group)
-        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-            pipe.zrange(key, 0, -1)
-            _, members = await pipe.execute()
+        async with asyncio.timeout(self.command_timeout):
+            async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+                pipe.zrange(key, 0, -1)
+                _, members = await pipe.execute()
         channels = [member.decode("utf8") for member in members]
         over_capacity = await self._deliver(channels, message)
         if over_capacity:
@@ -126,15 +135,21 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
     async def _deliver(self, channels: list[str], message: dict) -> int:
         """Add `message` to each channel's queue, one round trip per Redis server; returns how many were full.
 
-        An error names the server that raised it (``redis_server_index``), so that
-        a layer above can tell which server to wait for.
+        Every server that answers gets its part, whatever another does: one that
+        is away, known to be away, or slower than ``command_timeout`` raises
+        after the rest, its error naming it (``redis_server_index``) so that a
+        layer above can tell which server to wait for.
         """
         keys_by_connection, message_by_key, capacity_by_key = self._map_channel_keys_to_connection(channels, message)
         over_capacity = 0
+        failure: Exception | None = None
         for index, keys in keys_by_connection.items():
             now = time.time()
             try:
-                async with self.connection(index).pipeline(transaction=True) as pipe:
+                if self.server_unavailable(index):
+                    raise ConnectionError(f"Redis server {index} is being waited for")
+                pipeline = self.connection(index).pipeline(transaction=True)
+                async with asyncio.timeout(self.command_timeout), pipeline as pipe:
                     for channel_key in keys:
                         pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
                     pipe.eval(
@@ -149,7 +164,9 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
                     over_capacity += (await pipe.execute())[-1]
             except Exception as exc:
                 exc.redis_server_index = index
-                raise
+                failure = failure or exc
+        if failure is not None:
+            raise failure
         return over_capacity
 
     async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> bytes | None:

@@ -96,6 +96,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         self._pending_sends: collections.deque[tuple[str, dict]] = collections.deque(maxlen=pending_send_limit)
         # Recoveries under way, by the index of the Redis server they wait for.
         self._recoveries: dict[int, asyncio.Task] = {}
+        self._restoring: set[int] = set()  # servers that answer again, being rejoined
         self.receive_buffer = ChannelBuffers(self.capacity)
 
     def create_pool(self, index: int) -> redis.asyncio.ConnectionPool:
@@ -134,10 +135,14 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             # Redis drops the stale membership itself after group_expiry.
             self._start_recovery(self.consistent_hash(group), exc)
 
+    def server_unavailable(self, index: int) -> bool:
+        # Skipped while waited for, but not by its own recovery once it answers.
+        return self._waiting_for(index) and index not in self._restoring
+
     async def group_send(self, group: str, message: dict) -> None:
         try:
-            async with asyncio.timeout(self.command_timeout):
-                await super().group_send(group, message)
+            # Each step is bounded by command_timeout in the pipelined layer, per server.
+            await super().group_send(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
             # The Group's server, or the server of a member's queue that refused the message.
@@ -219,6 +224,13 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         """Rejoin the Groups server `index` keeps, send what waits, and tell the channels that depended on it."""
         async with asyncio.timeout(self.command_timeout):
             await self.connection(index).ping()
+        self._restoring.add(index)
+        try:
+            return await self._rejoin(index)
+        finally:
+            self._restoring.discard(index)
+
+    async def _rejoin(self, index: int) -> int:
         affected = []
         for channel, groups in list(self._groups_by_channel.items()):
             kept_there = [group for group in groups if self.consistent_hash(group) == index]

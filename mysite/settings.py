@@ -245,10 +245,16 @@ def redis_server_list(urls: list[str], sentinels: list[str], masters: list[str])
             "with Sentinel, Redis's address is whatever Sentinel says it is."
         )
     for url in urls:
-        if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (read for its check: a port that is no number, or out of range, raises)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"REDIS_URL has a URL that can't be read ({exc}): {url!r}") from None
+        networked = parts.scheme in {"redis", "rediss"} and parts.hostname
+        if not (networked or (parts.scheme == "unix" and parts.path)):
             raise ImproperlyConfigured(
-                f"REDIS_URL must be redis://, rediss:// or unix:// URLs, separated by commas; got {url!r}. "
-                "A comma inside a password is written %2C."
+                f"REDIS_URL must be redis://host, rediss://host or unix:///path URLs, separated by commas; "
+                f"got {url!r}. A comma inside a password is written %2C."
             )
     if len(set(urls)) < len(urls):
         raise ImproperlyConfigured("REDIS_URL names one server twice: each shard is a server of its own.")
@@ -260,7 +266,8 @@ def redis_server_list(urls: list[str], sentinels: list[str], masters: list[str])
     addresses = []
     for sentinel in sentinels:
         host, _, port = sentinel.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        bare_ipv6 = ":" in host and not (host.startswith("[") and host.endswith("]"))
+        if not host or bare_ipv6 or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise ImproperlyConfigured(
                 f"REDIS_SENTINELS must be host:port pairs, separated by commas; got {sentinel!r}"
             )
@@ -274,6 +281,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 REDIS_SERVERS = redis_server_list(
     env_list("REDIS_URL", []), env_list("REDIS_SENTINELS", []), env_list("REDIS_SENTINEL_MASTER", [])
 )
+if REDIS_URL and not REDIS_SERVERS:
+    raise ImproperlyConfigured(f"REDIS_URL names no server: {REDIS_URL!r}. Leave it unset for the in-memory layer.")
 # How long a Redis command may wait for its server. Not for the layer's own connections: their
 # blocking read waits for as long as a room is quiet. Sentinel is asked with this timeout too.
 REDIS_COMMAND_TIMEOUT = 5
@@ -292,11 +301,9 @@ if REDIS_SERVERS:
                 # blocking read on a quiet room and with it the WebSocket.
                 "hosts": [
                     server
-                    | {
-                        "socket_timeout": None,
-                        "socket_connect_timeout": 5,
-                        "socket_keepalive": True,
-                    }
+                    | {"socket_timeout": None, "socket_connect_timeout": 5}
+                    # TCP keepalive finds a server that vanished without closing; a Unix socket has none.
+                    | ({} if server.get("address", "").startswith("unix:") else {"socket_keepalive": True})
                     | (
                         {"sentinel_kwargs": {"socket_timeout": REDIS_COMMAND_TIMEOUT, "socket_connect_timeout": 2}}
                         if "sentinels" in server

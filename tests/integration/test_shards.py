@@ -101,3 +101,41 @@ async def test_a_stopped_server_leaves_the_rooms_of_the_other_alone(shards: list
             "nothing to catch up for a channel that needed nothing of server 0"
         )
     await layer.flush()
+
+
+@pytest.mark.parametrize("outage", ["stopped", "hung"])
+async def test_a_room_s_members_on_a_server_that_answers_hear_it_while_another_is_away(
+    shards: list[RedisServer], outage: str
+) -> None:
+    # Two processes: one reading from server 0, which goes away, one from server 1.
+    layers = {}
+    while len(layers) < 2:
+        layer = new_layer(shards)
+        layer.command_timeout = 0.5
+        layers.setdefault(layer.server_of_channel(await layer.new_channel()), layer)
+    deaf, hearing = layers[0], layers[1]
+    room = group_on(1, "kept")
+    deaf_channel, hearing_channel = await deaf.new_channel(), await hearing.new_channel()
+    await deaf.group_add(room, deaf_channel)  # first in the Group: its queue is written to first
+    await hearing.group_add(room, hearing_channel)
+
+    if outage == "stopped":
+        shards[0].stop()
+    else:
+        shards[0].pause()
+    for number in (1, 2):
+        await hearing.group_send(room, {"type": "chat.message", "id": number})
+        async with asyncio.timeout(5):
+            assert (await hearing.receive(hearing_channel))["id"] == number
+    assert hearing._waiting_for(0), "the server that failed is the one waited for"
+    assert not hearing._waiting_for(1)
+    assert not hearing.recovering, "the process whose own server answers is ready"
+    if outage == "hung":
+        shards[0].resume()
+    else:
+        await asyncio.to_thread(shards[0].start)
+    async with asyncio.timeout(10):
+        while hearing._waiting_for(0):
+            await asyncio.sleep(0.05)
+    await hearing.flush()
+    await deaf.flush()

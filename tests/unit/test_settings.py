@@ -96,3 +96,9 @@ def test_a_database_without_tables_says_to_migrate(tmp_path) -> None:
     assert "Run `manage.py migrate` first" in result.stderr
     assert "could not be reached" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_redis_url_of_commas_alone_is_refused_rather_than_taken_for_unset() -> None:
+    result = manage("check", DJANGO_DEBUG="1", REDIS_URL=" , ")
+    assert result.returncode != 0
+    assert "REDIS_URL names no server" in result.stderr
