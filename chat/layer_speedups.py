@@ -107,6 +107,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         """
         assert self.require_valid_group_name(group), "Group name not valid"
         key = self._group_key(group)
+        if self.server_unavailable(self.consistent_hash(group)):
+            raise ConnectionError(f"Redis server {self.consistent_hash(group)} is being waited for")
         async with asyncio.timeout(self.command_timeout):
             async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
                 pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)

@@ -115,6 +115,8 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
     async def group_add(self, group: str, channel: str) -> None:
         self._groups_by_channel[channel].add(group)
         self.receive_buffer.in_use.add(channel)
+        if self.server_unavailable(self.consistent_hash(group)):
+            return  # joined when that server is back, with the rest of its Groups
         try:
             async with asyncio.timeout(self.command_timeout):
                 await super().group_add(group, channel)
@@ -128,6 +130,8 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             if not groups:
                 del self._groups_by_channel[channel]
                 self.forget_channel(channel)
+        if self.server_unavailable(self.consistent_hash(group)):
+            return  # Redis drops the stale membership itself after group_expiry
         try:
             async with asyncio.timeout(self.command_timeout):
                 await super().group_discard(group, channel)

@@ -251,7 +251,7 @@ def redis_server_list(urls: list[str], sentinels: list[str], masters: list[str])
         except ValueError as exc:
             raise ImproperlyConfigured(f"REDIS_URL has a URL that can't be read ({exc}): {url!r}") from None
         networked = parts.scheme in {"redis", "rediss"} and parts.hostname
-        if not (networked or (parts.scheme == "unix" and parts.path)):
+        if any(character.isspace() for character in url) or not (networked or (parts.scheme == "unix" and parts.path)):
             raise ImproperlyConfigured(
                 f"REDIS_URL must be redis://host, rediss://host or unix:///path URLs, separated by commas; "
                 f"got {url!r}. A comma inside a password is written %2C."

@@ -130,6 +130,12 @@ async def test_a_room_s_members_on_a_server_that_answers_hear_it_while_another_i
     assert hearing._waiting_for(0), "the server that failed is the one waited for"
     assert not hearing._waiting_for(1)
     assert not hearing.recovering, "the process whose own server answers is ready"
+    # Rooms kept on the server waited for are not asked of it again until it is back.
+    hearing.command_timeout = 60
+    lost = group_on(0, "lost")
+    async with asyncio.timeout(5):
+        await hearing.group_add(lost, hearing_channel)
+        await hearing.group_send(lost, {"type": "chat.message", "id": 3})
     if outage == "hung":
         shards[0].resume()
     else:
