@@ -151,6 +151,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "server_database" in metafunc.fixturenames:
         suite = metafunc.definition.path.parent.name
         backends = SERVER_DATABASES.get(suite, ["sqlite", "postgres"])
+        if only := metafunc.definition.get_closest_marker("server_databases"):
+            backends = [backend for backend in backends if backend in only.args]
         metafunc.parametrize("server_database", backends, indirect=True, scope="session")
 
 

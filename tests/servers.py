@@ -180,13 +180,16 @@ class RedisSentinel(ServerProcess):
 
     name = "redis-sentinel"
 
-    def __init__(self, workdir: Path, master_name: str, primary: RedisServer, quorum: int = 2) -> None:
+    def __init__(
+        self, workdir: Path, master_name: str, primary: RedisServer, replicas: list[RedisServer], quorum: int = 2
+    ) -> None:
         super().__init__(workdir / "sentinel.log")
         self.workdir = workdir
         self.executable = require_executable("redis-sentinel", "redis-sentinel")
         self.config_path = workdir / "sentinel.conf"
         self.master_name = master_name
         self.primary = primary
+        self.replicas = replicas
         self.quorum = quorum
         self.port = 0
 
@@ -205,6 +208,8 @@ class RedisSentinel(ServerProcess):
             # A failover that stalls (a split vote) is tried again after twice this.
             f"sentinel failover-timeout {name} 3000\n"
             f"sentinel parallel-syncs {name} 1\n"
+            # Named at once: found by itself, a replica waits for Sentinel's next look at the primary, 10 s.
+            + "".join(f"sentinel known-replica {name} {HOST} {replica.port}\n" for replica in self.replicas)
         )
 
     def command(self) -> list[str]:

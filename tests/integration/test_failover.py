@@ -36,11 +36,12 @@ class Failover:
             path.mkdir(parents=True)
         self.primary = RedisServer(folders[0])
         self.replica = RedisServer(folders[1], replica_of=self.primary)
-        self.sentinels = [RedisSentinel(path, MASTER_NAME, self.primary) for path in folders[2:]]
+        self.sentinels = [RedisSentinel(path, MASTER_NAME, self.primary, [self.replica]) for path in folders[2:]]
 
     def start(self) -> None:
         self.primary.start()
-        start_all([self.replica, *self.sentinels])
+        self.replica.start()  # after the primary, whose port it is given
+        start_all(self.sentinels)
 
     def wait_until_ready(self) -> None:
         # Sentinels meet each other through the primary every 2 s; before that, no quorum could agree it is down.
