@@ -6,6 +6,7 @@ import socket
 import string
 from urllib.parse import quote
 
+import pytest
 import websocket
 
 from chat import protocol
@@ -62,6 +63,7 @@ def random_frame(rng: random.Random) -> str | bytes:
     return valid[:cut] + rng.choice(["", "}", "{", '"', "\\", ","]) + valid[cut + 1 :]
 
 
+@pytest.mark.server_databases("postgres")  # the protocol's answers are the point, whatever the database
 def test_thousands_of_random_frames_get_answers_and_no_server_error(
     load_cluster: DaphneCluster, room_name: str
 ) -> None:

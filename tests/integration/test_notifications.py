@@ -61,6 +61,7 @@ def test_the_http_api_reaches_both_processes(cluster: DaphneCluster, room_name: 
         assert (status, error["code"]) == (401, "invalid_token")
 
 
+@pytest.mark.server_databases("postgres")  # the command's refusals are the point, whatever the database
 @pytest.mark.parametrize(
     ("args", "redis", "message"),
     [

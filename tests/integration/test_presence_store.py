@@ -71,6 +71,7 @@ async def test_entries_keep_their_kind_and_those_from_before_kinds_still_read(re
     await store.aclose()
 
 
+@pytest.mark.server_databases("postgres")  # presence lives in Redis, whatever the database
 def test_an_entry_nobody_refreshes_goes_after_the_ttl_and_live_ones_stay(
     cluster: DaphneCluster, redis_server: RedisServer, room_name: str
 ) -> None:
