@@ -88,6 +88,12 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         """Whether server `index` is known to be away, so that a delivery skips it rather than waits for it."""
         return False
 
+    def _refuse_if_unavailable(self, index: int) -> None:
+        if self.server_unavailable(index):
+            error = ConnectionError(f"Redis server {index} is being waited for")
+            error.redis_server_index = index
+            raise error
+
     async def group_add(self, group: str, channel: str) -> None:
         """channels-redis's group_add, its two commands sent in one round trip."""
         assert self.require_valid_group_name(group), "Group name not valid"
@@ -107,10 +113,10 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         """
         assert self.require_valid_group_name(group), "Group name not valid"
         key = self._group_key(group)
-        if self.server_unavailable(self.consistent_hash(group)):
-            raise ConnectionError(f"Redis server {self.consistent_hash(group)} is being waited for")
+        index = self.consistent_hash(group)
+        self._refuse_if_unavailable(index)
         async with asyncio.timeout(self.command_timeout):
-            async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            async with self.connection(index).pipeline(transaction=False) as pipe:
                 pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
                 pipe.zrange(key, 0, -1)
                 _, members = await pipe.execute()
@@ -148,8 +154,7 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         for index, keys in keys_by_connection.items():
             now = time.time()
             try:
-                if self.server_unavailable(index):
-                    raise ConnectionError(f"Redis server {index} is being waited for")
+                self._refuse_if_unavailable(index)
                 pipeline = self.connection(index).pipeline(transaction=True)
                 async with asyncio.timeout(self.command_timeout), pipeline as pipe:
                     for channel_key in keys:

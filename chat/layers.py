@@ -149,8 +149,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             await super().group_send(group, message)
         except REDIS_ERRORS as exc:
             self._pending_sends.append((group, message))
-            # The Group's server, or the server of a member's queue that refused the message.
-            self._start_recovery(getattr(exc, "redis_server_index", self.consistent_hash(group)), exc)
+            self._start_recovery(self._failed_server(exc, group), exc)
 
     async def receive(self, channel: str) -> dict:
         self.receive_buffer.in_use.add(channel)
@@ -188,6 +187,10 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
         # entry survives, its message may come again; consumers drop doubles.
         with contextlib.suppress(*REDIS_ERRORS):
             await super()._clean_receive_backup(index, channel)
+
+    def _failed_server(self, error: Exception, group: str) -> int:
+        """The server a failed group send waits for: the one its error names, else the Group's own."""
+        return getattr(error, "redis_server_index", self.consistent_hash(group))
 
     def server_of_channel(self, channel: str) -> int:
         """The index of the Redis server `channel`'s messages wait on (a process's channels share one)."""
@@ -253,7 +256,7 @@ class ResilientRedisChannelLayer(PipelinedRedisChannelLayer):
             try:
                 await super().group_send(group, message)
             except REDIS_ERRORS as exc:
-                failed = getattr(exc, "redis_server_index", self.consistent_hash(group))
+                failed = self._failed_server(exc, group)
                 if failed == index:
                     raise
                 self._start_recovery(failed, exc)
