@@ -80,7 +80,7 @@ def database(kind: str, work: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{work / 'notify.sqlite3'}"
         return
-    from tests.servers import PostgresServer
+    from pytest_channels_live import PostgresServer
 
     server = PostgresServer(work / "postgres.log", max_connections=50)
     try:

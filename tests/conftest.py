@@ -1,9 +1,11 @@
-"""Fixtures that start real servers: redis-server, PostgreSQL and a cluster of Daphne processes.
+"""The project's servers, from pytest-channels-live's fixtures: Redis, PostgreSQL and Daphne clusters.
 
-Session-wide, so the suites share one Redis and one cluster; each test uses
-rooms of its own (see `room_name`), so tests don't hear each other. Tests that
-start Daphne run on PostgreSQL, and the integration suite on SQLite too (see
-`pytest_generate_tests`).
+The plugin (``pytest-channels-live/``) starts the servers, and fails a test
+whose servers logged a traceback; this file gives them this project's
+settings. Session-wide, so the suites share one Redis and one cluster; each
+test uses rooms of its own (see `room_name`), so tests don't hear each other.
+Tests that start Daphne run on PostgreSQL, and the integration suite on SQLite
+too (see `pytest_generate_tests`).
 """
 
 import os
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from pytest_channels_live import DaphneCluster, PostgresServer, RedisServer
 
-from tests.servers import PROJECT_ROOT, DaphneServer, PostgresServer, RedisServer
+from tests.servers import PROJECT_ROOT
 
 # In CI, property tests try the same examples every run: a failure there is a
 # regression, never the luck of the draw. Locally they keep exploring.
@@ -58,38 +61,9 @@ def server_environment(database_url: str, redis_url: str = "", **overrides: str)
     } | overrides
 
 
-class DaphneCluster:
-    """Several Daphne processes sharing one database and one channel layer."""
-
-    def __init__(self, servers: list[DaphneServer]) -> None:
-        self.servers = servers
-
-    def __getitem__(self, index: int) -> DaphneServer:
-        return self.servers[index]
-
-    def __iter__(self) -> Iterator[DaphneServer]:
-        return iter(self.servers)
-
-    def tracebacks(self) -> list[str]:
-        return [line for server in self.servers for line in server.tracebacks()]
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server of the tests' own, on a free port; tests may stop and start it."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def running_postgres(log_dir: Path, max_connections: int) -> Iterator[PostgresServer]:
     """Start a PostgreSQL of the tests' own, yield it, then remove it and its folder."""
-    server = PostgresServer(log_dir / "postgres.log", max_connections)
+    server = PostgresServer(log_dir / "postgres.log", max_connections, role="chat", database="chat")
     try:
         server.start()
         yield server
@@ -99,7 +73,7 @@ def running_postgres(log_dir: Path, max_connections: int) -> Iterator[PostgresSe
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """A PostgreSQL of the tests' own, in a temporary folder on a free port; never the machine's."""
+    """The plugin's PostgreSQL, admitting few connections (`POSTGRES_MAX_CONNECTIONS`), with a role `chat`."""
     yield from running_postgres(tmp_path_factory.mktemp("postgres"), POSTGRES_MAX_CONNECTIONS)
 
 
@@ -171,10 +145,7 @@ def server_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 # --8<-- [start:start-cluster]
 def start_cluster(log_dir: Path, size: int, database_url: str, redis_url: str, **overrides: str) -> DaphneCluster:
     env = server_environment(database_url, redis_url, **overrides)
-    servers = [DaphneServer(log_dir / f"daphne-{index}.log", env) for index in range(size)]
-    for server in servers:
-        server.start()
-    return DaphneCluster(servers)
+    return DaphneCluster.start(log_dir, size, env, "mysite.asgi:application", PROJECT_ROOT)
 
 
 # --8<-- [end:start-cluster]

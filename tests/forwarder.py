@@ -10,7 +10,7 @@ is back.
 import socket
 import threading
 
-from tests.servers import HOST, WebEndpoint
+from pytest_channels_live import HOST, WebEndpoint
 
 CHUNK = 65536
 

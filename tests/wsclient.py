@@ -10,8 +10,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 import websocket
-
-from tests.servers import WebEndpoint
+from pytest_channels_live import WebEndpoint
 
 AMBIENT = {"presence", "typing"}
 

@@ -2,14 +2,13 @@
 
 from urllib.parse import quote
 
+from pytest_channels_live import DaphneServer, ListeningServer
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
-
-from tests.servers import DaphneServer, ListeningServer
 
 
 class ChatPage:

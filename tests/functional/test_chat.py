@@ -3,9 +3,9 @@
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]

@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_channels_live import DaphneCluster, RedisServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.conftest import DaphneCluster, create_user, server_environment
+from tests.conftest import create_user, server_environment
 from tests.functional.pages import ChatPage
 from tests.functional.test_presence import AXE
 from tests.functional.test_private_rooms import make_private_room
 from tests.integration.test_notifications import api_post
-from tests.servers import PROJECT_ROOT, RedisServer
+from tests.servers import PROJECT_ROOT
 
 Browsers = Callable[[], ChatPage]
 PASSWORD = "a-long-password-for-tests"

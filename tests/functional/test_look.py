@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
 from tests.functional.test_presence import AXE
 from tests.functional.test_private_rooms import PASSWORD, TITLE, make_private_room

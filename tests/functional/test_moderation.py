@@ -2,9 +2,10 @@
 
 from collections.abc import Callable
 
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, create_staff_user
+from tests.conftest import create_staff_user
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]

@@ -3,9 +3,10 @@
 import uuid
 from collections.abc import Callable
 
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, create_user
+from tests.conftest import create_user
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]

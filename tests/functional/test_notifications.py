@@ -3,12 +3,11 @@
 from collections.abc import Callable
 from contextlib import ExitStack
 
+from pytest_channels_live import DaphneCluster, RedisServer
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
 from tests.integration.test_notifications import announce
-from tests.servers import RedisServer
 from tests.wsclient import ChatClient
 
 Browsers = Callable[[], ChatPage]

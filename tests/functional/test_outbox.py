@@ -3,12 +3,11 @@
 import json
 from collections.abc import Callable
 
+from pytest_channels_live import DaphneCluster, DaphneServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.conftest import DaphneCluster
 from tests.functional.pages import ChatPage
-from tests.servers import DaphneServer
 from tests.wsclient import ChatClient
 
 Browsers = Callable[[], ChatPage]

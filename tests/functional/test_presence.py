@@ -4,8 +4,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pytest_channels_live import DaphneCluster
 
-from tests.conftest import DaphneCluster, server_environment
+from tests.conftest import server_environment
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]

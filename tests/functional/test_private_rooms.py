@@ -6,9 +6,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, create_user
+from tests.conftest import create_user
 from tests.functional.pages import ChatPage
 from tests.functional.test_presence import AXE
 from tests.wsclient import ChatClient

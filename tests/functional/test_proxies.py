@@ -26,22 +26,22 @@ from pathlib import Path
 
 import pytest
 import websocket
-
-from chat import protocol
-from deploy.demo import proxy_command, wsgi_command
-from tests.conftest import DaphneCluster, server_environment
-from tests.functional.pages import ChatPage
-from tests.servers import (
+from pytest_channels_live import (
     HOST,
-    PROJECT_ROOT,
+    DaphneCluster,
     DaphneServer,
     ListeningServer,
     RedisServer,
     free_port,
-    open_sockets,
     require_executable,
     wait_for,
 )
+
+from chat import protocol
+from deploy.demo import proxy_command, wsgi_command
+from tests.conftest import server_environment
+from tests.functional.pages import ChatPage
+from tests.servers import PROJECT_ROOT, open_sockets
 from tests.wsclient import ChatClient, read_frame
 
 Browsers = Callable[[], ChatPage]

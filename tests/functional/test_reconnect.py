@@ -5,9 +5,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 
-from tests.conftest import DaphneCluster, start_cluster
+from tests.conftest import start_cluster
 from tests.functional.pages import ChatPage
 
 Browsers = Callable[[], ChatPage]

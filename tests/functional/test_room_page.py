@@ -8,10 +8,11 @@ import sys
 import uuid
 from collections.abc import Callable
 
+from pytest_channels_live import DaphneCluster
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.conftest import DaphneCluster, create_user, server_environment
+from tests.conftest import create_user, server_environment
 from tests.functional.pages import ChatPage
 from tests.functional.test_inbox import SET_HIDDEN
 from tests.functional.test_presence import AXE

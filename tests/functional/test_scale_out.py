@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from pytest_channels_live import DaphneCluster, DaphneServer, RedisServer, start_all, stop_all
 
 from chat.groups import room_group_name
 from chat.redis_servers import server_index
-from tests.conftest import DaphneCluster, server_environment
+from tests.conftest import server_environment
 from tests.functional.pages import ChatPage
-from tests.servers import DaphneServer, RedisServer, start_all, stop_all
 from tests.wsclient import ChatClient
 
 SHARDS = 2

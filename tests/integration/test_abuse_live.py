@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 import pytest
 import websocket
+from pytest_channels_live import HOST, DaphneCluster, DaphneServer, wait_for
 
 from chat import protocol
-from tests.conftest import DaphneCluster
-from tests.servers import HOST, DaphneServer, open_sockets, wait_for
+from tests.servers import open_sockets
 from tests.wsclient import AMBIENT, ChatClient, read_frame
 
 FUZZ_FRAMES = 3000

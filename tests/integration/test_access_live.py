@@ -5,9 +5,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from pytest_channels_live import DaphneCluster, DaphneServer
 
-from tests.conftest import DaphneCluster, create_staff_user
-from tests.servers import DaphneServer
+from tests.conftest import create_staff_user
 from tests.wsclient import ChatClient
 
 PASSWORD = "a-long-password-for-tests"

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 import websocket
+from pytest_channels_live import DaphneServer, self_signed_certificate, wait_for
 
 from tests.conftest import migrate, server_environment
-from tests.servers import DaphneServer, open_sockets, self_signed_certificate, wait_for
+from tests.servers import open_sockets
 from tests.wsclient import FIRST_PIECE, NEXT_PIECE, PING_FRAME, PONG_FRAME, ChatClient, frames_until_closed
 
 MAX_UNSENT_BYTES = 16 * 1024

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import websocket
+from pytest_channels_live import DaphneCluster, wait_for
 
-from tests.conftest import DaphneCluster, start_cluster
-from tests.servers import wait_for
+from tests.conftest import start_cluster
 from tests.wsclient import ChatClient, read_frame
 
 

@@ -17,9 +17,18 @@ from pathlib import Path
 
 import pytest
 import websocket
+from pytest_channels_live import (
+    DaphneCluster,
+    DaphneServer,
+    PostgresServer,
+    RedisSentinel,
+    RedisServer,
+    start_all,
+    stop_all,
+    wait_for,
+)
 
-from tests.conftest import NO_LIMITS, DaphneCluster, ReportFigures, migrate, server_environment
-from tests.servers import DaphneServer, PostgresServer, RedisSentinel, RedisServer, start_all, stop_all, wait_for
+from tests.conftest import NO_LIMITS, ReportFigures, migrate, server_environment
 from tests.wsclient import ChatClient
 
 MASTER_NAME = "chat-primary"

@@ -3,10 +3,10 @@
 import pytest
 import redis
 import websocket
+from pytest_channels_live import DaphneCluster, RedisServer, wait_for
 
 from chat.groups import room_group_name
-from tests.conftest import DaphneCluster
-from tests.servers import RedisServer, readiness, wait_for
+from tests.servers import readiness
 from tests.wsclient import ChatClient
 
 # Longer than redis-py 8's default socket timeout (5 s), which would otherwise

@@ -5,10 +5,10 @@ import time
 import uuid
 
 import pytest
+from pytest_channels_live import RedisServer
 
 from chat import held_names
 from chat.held_names import RedisHeldNames
-from tests.servers import RedisServer
 
 
 def a_name() -> str:

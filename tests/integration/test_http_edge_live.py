@@ -6,8 +6,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import DaphneCluster
-from tests.servers import HOST, DaphneServer, wait_for
+from pytest_channels_live import HOST, DaphneCluster, DaphneServer, wait_for
 
 HUGE = 64 << 20  # bytes: 25 times the default limit (CHAT_MAX_REQUEST_BODY, 2.5 MiB)
 PIECE = 1 << 20

@@ -12,11 +12,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
+from pytest_channels_live import DaphneCluster, DaphneServer, RedisServer
 
 from notifications.models import Notification
-from tests.conftest import API_TOKEN, DaphneCluster
+from tests.conftest import API_TOKEN
 from tests.integration.people import manage, signed_in
-from tests.servers import DaphneServer, RedisServer
 from tests.wsclient import next_json_frame
 
 

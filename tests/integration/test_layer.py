@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio
+from pytest_channels_live import RedisServer, free_port
 
 from chat.events import LAYER_RECOVERED
 from chat.layers import ResilientRedisChannelLayer
-from tests.servers import RedisServer, free_port
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ import asyncio
 import json
 from urllib.parse import quote
 
+from pytest_channels_live import DaphneCluster, DaphneServer
 from websockets.asyncio.client import ClientConnection, connect
-
-from tests.conftest import DaphneCluster
-from tests.servers import DaphneServer
 
 LISTENERS = 100
 SENDERS = 2

@@ -8,9 +8,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from pytest_channels_live import DaphneCluster, RedisServer, free_port
 
-from tests.conftest import API_TOKEN, DaphneCluster, server_environment
-from tests.servers import PROJECT_ROOT, RedisServer, free_port
+from tests.conftest import API_TOKEN, server_environment
+from tests.servers import PROJECT_ROOT
 from tests.wsclient import ChatClient
 
 

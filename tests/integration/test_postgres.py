@@ -18,9 +18,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pytest_channels_live import DaphneServer, PostgresServer, wait_for
 
 from tests.conftest import migrate, running_postgres, start_cluster
-from tests.servers import DaphneServer, PostgresServer, readiness, wait_for
+from tests.servers import readiness
 
 MAX_CONNECTIONS = 30
 POOL_SIZE = 5

@@ -7,11 +7,11 @@ import time
 import pytest
 import redis
 import websocket
+from pytest_channels_live import DaphneCluster, RedisServer
 
 from chat import services
 from chat.presence import RedisPresence
-from tests.conftest import DaphneCluster, server_environment
-from tests.servers import RedisServer
+from tests.conftest import server_environment
 from tests.wsclient import ChatClient
 
 

@@ -3,10 +3,9 @@
 import time
 
 import websocket
+from pytest_channels_live import DaphneCluster, DaphneServer
 
-from tests.conftest import DaphneCluster
 from tests.integration.people import signed_in
-from tests.servers import DaphneServer
 from tests.wsclient import ChatClient, next_json_frame
 
 

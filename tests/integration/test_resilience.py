@@ -10,9 +10,10 @@ import sys
 import time
 
 import pytest
+from pytest_channels_live import DaphneCluster, RedisServer, wait_for
 
-from tests.conftest import DaphneCluster, server_environment
-from tests.servers import PROJECT_ROOT, RedisServer, open_sockets, readiness, wait_for
+from tests.conftest import server_environment
+from tests.servers import PROJECT_ROOT, open_sockets, readiness
 from tests.wsclient import ChatClient, guest_cookie
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import redis
+from pytest_channels_live import RedisServer
 
 from chat.events import LAYER_RECOVERED
 from chat.groups import room_group_name
 from chat.layers import ResilientRedisChannelLayer
 from chat.presence import RedisPresence
 from chat.redis_servers import server_index
-from tests.servers import RedisServer
 
 
 @pytest.fixture

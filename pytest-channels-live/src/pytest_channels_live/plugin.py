@@ -1,0 +1,303 @@
+"""The fixtures: Redis, PostgreSQL, Daphne clusters and browsers, and a check of what the servers logged."""
+
+import copy
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_channels_live.browsers import DEFAULT_WINDOW_SIZE, PooledBrowser, new_browser
+from pytest_channels_live.daphne import DaphneCluster, application_root, default_application, settings_environment
+from pytest_channels_live.postgres import PostgresServer
+from pytest_channels_live.processes import STARTED, ServerProcess
+from pytest_channels_live.redis_servers import RedisServer
+
+DaphneClusterFactory = Callable[..., DaphneCluster]
+BrowserFactory = Callable[..., PooledBrowser]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("daphne_application", "Daphne's module:attribute (default: from Django's ASGI_APPLICATION)")
+    parser.addini("daphne_processes", "How many processes the daphne_cluster fixture starts", default="2")
+    parser.addini("chromium_binary", "Chromium's executable", default="/usr/bin/chromium")
+    parser.addini("chromedriver_binary", "chromedriver's executable", default="/usr/bin/chromedriver")
+    parser.addini("browser_pool_size", "Browsers kept between tests, wiped, to save starting them", default="4")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browsers(count): how many browsers the `browsers` fixture opens (2)")
+    config.addinivalue_line(
+        "markers", "allow_server_tracebacks: don't fail the test when a server logs a traceback during it"
+    )
+
+
+# Redis and PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the tests' own on a free port, for the whole run; tests may stop, kill and start it."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RedisServer]]:
+    """`redis_server_factory(replica_of=None)`: one more started redis-server; all are stopped after the test."""
+    started: list[RedisServer] = []
+
+    def start(replica_of: RedisServer | None = None) -> RedisServer:
+        server = RedisServer(tmp_path_factory.mktemp("redis"), replica_of=replica_of)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A PostgreSQL of the tests' own, in a temporary folder on a free port, for the whole run; then deleted."""
+    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "postgres.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., PostgresServer]]:
+    """`postgres_server_factory(max_connections=100)`: one more started PostgreSQL; each is deleted after the test."""
+    started: list[PostgresServer] = []
+
+    def start(max_connections: int = 100, role: str = "app", database: str = "app") -> PostgresServer:
+        server = PostgresServer(tmp_path_factory.mktemp("postgres") / "postgres.log", max_connections, role, database)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.remove()
+
+
+# Daphne
+
+
+def redis_channel_layer(url: str) -> dict[str, Any]:
+    """CHANNEL_LAYERS for channels-redis on one server.
+
+    No socket timeout: redis-py 8 would otherwise close the layer's idle
+    connections, and with them the idle WebSockets they serve.
+    """
+    host = {"address": url, "socket_timeout": None, "socket_connect_timeout": 5, "socket_keepalive": True}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+
+
+def databases_for_servers() -> dict[str, Any]:
+    """Django's DATABASES as pytest-django's test set-up left them (each NAME the test database's)."""
+    from django.conf import settings
+
+    databases = copy.deepcopy(settings.DATABASES)
+    for alias, database in databases.items():
+        name = str(database.get("NAME", ""))
+        if "sqlite3" in database.get("ENGINE", "") and (name in ("", ":memory:") or "mode=memory" in name):
+            pytest.fail(
+                f"The test database {alias!r} is SQLite in memory, which Daphne processes can't open. "
+                f"Give it a file in your settings: DATABASES[{alias!r}]['TEST'] = "
+                "{'NAME': BASE_DIR / 'test-db.sqlite3'}, or use the postgres_server fixture.",
+                pytrace=False,
+            )
+    return databases
+
+
+@pytest.fixture(scope="session")
+def daphne_application(pytestconfig: pytest.Config) -> str:
+    """What Daphne serves, as ``module:attribute``: the ini option, or Django's ASGI_APPLICATION."""
+    if configured := pytestconfig.getini("daphne_application"):
+        return configured
+    return default_application()
+
+
+@pytest.fixture(scope="session")
+def daphne_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Django settings the Daphne processes run with, over the project's own: the test databases and Redis.
+
+    Override it in a conftest.py to change them, or return {} for settings that
+    come from the environment (see `daphne_env`).
+    """
+    redis = request.getfixturevalue("redis_server")
+    request.getfixturevalue("django_db_setup")
+    return {"DATABASES": databases_for_servers(), "CHANNEL_LAYERS": redis_channel_layer(redis.url)}
+
+
+@pytest.fixture(scope="session")
+def daphne_env() -> dict[str, str]:
+    """Environment variables added for the Daphne processes (none); override it in a conftest.py."""
+    return {}
+
+
+def start_daphne_cluster(
+    log_dir: Path,
+    size: int,
+    application: str,
+    settings: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> DaphneCluster:
+    """`size` Daphne processes serving `application` with Django `settings` over the project's, and `env`."""
+    cwd = application_root(application)
+    base_settings = env.get("DJANGO_SETTINGS_MODULE") or os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    if not base_settings:
+        pytest.fail("DJANGO_SETTINGS_MODULE is not set (pytest-django's option or daphne_env).", pytrace=False)
+    environment = {"PYTHONUNBUFFERED": "1", **env, **settings_environment(log_dir, base_settings, settings, cwd)}
+    return DaphneCluster.start(log_dir, size, environment, application, cwd)
+
+
+@pytest.fixture(scope="session")
+def daphne_cluster(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    daphne_application: str,
+    daphne_settings: dict[str, Any],
+    daphne_env: dict[str, str],
+) -> Iterator[DaphneCluster]:
+    """Daphne processes (`daphne_processes`, 2) sharing the test database and Redis, for the whole run."""
+    size = int(pytestconfig.getini("daphne_processes"))
+    cluster = start_daphne_cluster(
+        tmp_path_factory.mktemp("daphne"), size, daphne_application, daphne_settings, daphne_env
+    )
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def daphne_cluster_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+    daphne_application: str,
+    daphne_settings: dict[str, Any],
+    daphne_env: dict[str, str],
+) -> Iterator[DaphneClusterFactory]:
+    """`daphne_cluster_factory(size=2, settings=None, env=None)`: a cluster of the test's own, stopped after it.
+
+    `settings` and `env` are added to `daphne_settings` and `daphne_env`.
+    """
+    started: list[DaphneCluster] = []
+
+    def start(
+        size: int = 2, *, settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> DaphneCluster:
+        cluster = start_daphne_cluster(
+            tmp_path_factory.mktemp("daphne"),
+            size,
+            daphne_application,
+            {**daphne_settings, **(settings or {})},
+            {**daphne_env, **(env or {})},
+        )
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+
+
+# Browsers
+
+
+@pytest.fixture(scope="session")
+def chromium_binaries(pytestconfig: pytest.Config) -> tuple[str, str]:
+    """(Chromium, chromedriver): the ini options chromium_binary and chromedriver_binary."""
+    return pytestconfig.getini("chromium_binary"), pytestconfig.getini("chromedriver_binary")
+
+
+@pytest.fixture(scope="session")
+def idle_browsers() -> Iterator[list[PooledBrowser]]:
+    """Browsers a test has finished with, wiped, for the next test: starting Chromium takes a second or two."""
+    idle: list[PooledBrowser] = []
+    yield idle
+    for browser in idle:
+        browser.quit()
+
+
+@pytest.fixture
+def browser_factory(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    chromium_binaries: tuple[str, str],
+    idle_browsers: list[PooledBrowser],
+) -> Iterator[BrowserFactory]:
+    """`browser_factory(window_size=(1024, 768), arguments=())`: one more headless Chromium, a person of its own.
+
+    After the test each is wiped (windows, cookies, storage) and kept for a later
+    test, or closed. `arguments` are added to Chromium's command line.
+    """
+    opened: list[PooledBrowser] = []
+
+    def open_browser(
+        window_size: tuple[int, int] = DEFAULT_WINDOW_SIZE, arguments: tuple[str, ...] = ()
+    ) -> PooledBrowser:
+        browser = None
+        if not arguments:
+            browser = next((idle for idle in idle_browsers if tuple(idle.window_size) == tuple(window_size)), None)
+        if browser is not None:
+            idle_browsers.remove(browser)
+        else:
+            chromium, chromedriver = chromium_binaries
+            browser = new_browser(
+                chromium, chromedriver, tmp_path_factory.mktemp("profile"), tuple(window_size), tuple(arguments)
+            )
+            browser.reusable = not arguments
+        opened.append(browser)
+        return browser
+
+    yield open_browser
+    pool_size = int(pytestconfig.getini("browser_pool_size"))
+    for browser in opened:
+        if len(idle_browsers) < pool_size and browser.reset():
+            idle_browsers.append(browser)
+        else:
+            browser.quit()
+
+
+@pytest.fixture
+def browsers(request: pytest.FixtureRequest, browser_factory: BrowserFactory) -> list[PooledBrowser]:
+    """Headless Chromium browsers, each a person of its own: two, or `@pytest.mark.browsers(n)`."""
+    marker = request.node.get_closest_marker("browsers")
+    count = marker.args[0] if marker and marker.args else 2
+    return [browser_factory() for _ in range(count)]
+
+
+# What the servers logged
+
+
+def traceback_excerpt(server: ServerProcess, text: str) -> str:
+    start = text.index("Traceback")
+    lines = text[start:].splitlines()[:40]
+    return f"{server.name} ({server.log_path}):\n" + "\n".join(lines)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_server_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test when a server started through this plugin logged a Python traceback while it ran.
+
+    A server that logs a traceback has failed at something, even when the test's
+    own checks pass. `@pytest.mark.allow_server_tracebacks` opts a test out.
+    """
+    offsets = {server: server.log_size() for server in STARTED}
+    yield
+    if request.node.get_closest_marker("allow_server_tracebacks"):
+        return
+    found = []
+    for server in list(STARTED):
+        text = server.log_since(offsets.get(server, 0))
+        if "Traceback" in text:
+            found.append(traceback_excerpt(server, text))
+    if found:
+        pytest.fail("A server logged a traceback during the test:\n\n" + "\n\n".join(found), pytrace=False)
