@@ -1,11 +1,14 @@
 # Two commands on a fresh Debian or Ubuntu machine:
 #   make run    serve the chat on http://127.0.0.1:8000/chat/ (SQLite, in-memory layer)
 #   make test   install what is missing and run every suite with real Redis, PostgreSQL, Daphne and Chromium
+#   make example  the tutorial's chat (examples/tutorial-chat) and its tests, on pytest-channels-live
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DOCS_VENV := .venv-docs
+EXAMPLE_VENV := .venv-example
+EXAMPLE := examples/tutorial-chat
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -22,7 +25,7 @@ POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
 TEST_PACKAGES := $(REDIS) $(REDIS_SENTINEL) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
-.PHONY: bench bench-abuse bench-notify docs run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench bench-abuse bench-notify docs example run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -118,8 +121,21 @@ check: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py check
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
+# Then the example's tests; PYTEST_ARGS name the project's tests, not the example's.
 test: system-packages setup node_modules/.installed lint check docs
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory example PYTEST_ARGS=
+
+# The example installs the plugin as its users would: into a fresh virtualenv of its own, made
+# again whenever the example's requirements or the plugin's code change.
+$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt $(shell find pytest-channels-live -name '*.py' -o -name pyproject.toml 2>/dev/null)
+	$(PYTHON) -m venv --clear $(EXAMPLE_VENV)
+	$(EXAMPLE_VENV)/bin/python -m pip install --quiet ./pytest-channels-live -r $(EXAMPLE)/requirements.txt
+	@touch $@
+
+example: $(EXAMPLE_VENV)/.installed
+	$(call ensure_packages,$(REDIS) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver)
+	cd $(EXAMPLE) && ../../$(EXAMPLE_VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
 docs: $(DOCS_VENV)/.installed
@@ -129,4 +145,4 @@ unit integration functional: system-packages setup node_modules/.installed
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DOCS_VENV) node_modules staticfiles test-artifacts .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DOCS_VENV) $(EXAMPLE_VENV) node_modules staticfiles test-artifacts .pytest_cache .ruff_cache .hypothesis
