@@ -47,6 +47,7 @@ def wait_for_messages(browser, *messages):
     )
 
 
+# --8<-- [start:three-browsers]
 @pytest.mark.browsers(3)
 def test_everyone_in_a_room_sees_every_message_whichever_process_they_are_on(browsers, daphne_cluster):
     first, second = daphne_cluster[0], daphne_cluster[1]
@@ -60,6 +61,9 @@ def test_everyone_in_a_room_sees_every_message_whichever_process_they_are_on(bro
     for browser in browsers:
         wait_for_messages(browser, *messages)
         assert sorted(chat_log(browser)) == sorted(messages)  # each one exactly once
+
+
+# --8<-- [end:three-browsers]
 
 
 def test_code_outside_daphne_reaches_a_room_on_both_processes_through_redis(

@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL server for tests: Debian's `postgresql`, started with initdb in a temporary folder."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -89,6 +90,23 @@ class PostgresServer(ServerProcess):
             "HOST": HOST,
             "PORT": str(self.port),
         }
+
+    def use_for_django_tests(self, alias: str = "default") -> None:
+        """Point Django's `alias` database at this server, for pytest-django to create the test database on.
+
+        Call it from an override of pytest-django's ``django_db_modify_db_settings``
+        fixture, before any test database exists.
+        """
+        from django.conf import settings
+        from django.db import connections
+
+        database = settings.DATABASES[alias]
+        database.update(self.django_settings())
+        # A test database name meant for another engine (an SQLite file) would be taken as a database's name.
+        database["TEST"] = {**database.get("TEST", {}), "NAME": None}
+        # A connection made for the old engine would keep it: let Django make a new one.
+        with contextlib.suppress(AttributeError):
+            del connections[alias]
 
     def popen_options(self) -> dict[str, object]:
         """Drop root for the ``postgres`` user (nothing to do when not root)."""
