@@ -118,6 +118,52 @@ def databases_for_servers() -> dict[str, Any]:
     return databases
 
 
+def names_test_database(database: Mapping[str, Any]) -> bool:
+    """Whether a `DATABASES` entry names its test database already, as Django's test set-up leaves it."""
+    from django.db.backends.base.creation import TEST_DATABASE_PREFIX
+
+    name = str(database.get("NAME") or "")
+    test_name = (database.get("TEST") or {}).get("NAME")
+    if test_name:
+        return name == str(test_name)
+    if "sqlite3" in database.get("ENGINE", ""):
+        return name == ":memory:" or "mode=memory" in name
+    return name.startswith(TEST_DATABASE_PREFIX)
+
+
+@pytest.fixture(scope="session")
+def _server_test_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test databases the servers are given, created if pytest-django has not created them.
+
+    pytest-django creates only the databases some selected test asks for (a
+    `django_db` marker, `db`, `live_server`); without one, the servers would be
+    given the project's real databases. These are created as pytest-django would,
+    and dropped after the run.
+    """
+    from django.conf import settings
+    from django.test.utils import setup_databases, teardown_databases
+
+    request.getfixturevalue("django_db_setup")
+    missing = [
+        alias
+        for alias, database in settings.DATABASES.items()
+        if not names_test_database(database) and not (database.get("TEST") or {}).get("MIRROR")
+    ]
+    if not missing:
+        yield
+        return
+    keepdb = request.getfixturevalue("django_db_keepdb") and not request.getfixturevalue("django_db_createdb")
+    verbosity = request.config.option.verbose
+    with request.getfixturevalue("django_db_blocker").unblock():
+        created = setup_databases(
+            verbosity=verbosity, interactive=False, keepdb=keepdb, aliases=missing, serialized_aliases=()
+        )
+    yield
+    if not keepdb:
+        with request.getfixturevalue("django_db_blocker").unblock():
+            teardown_databases(created, verbosity=verbosity)
+
+
 @pytest.fixture(scope="session")
 def daphne_application(pytestconfig: pytest.Config) -> str:
     """What Daphne serves, as ``module:attribute``: the ini option, or Django's ASGI_APPLICATION."""
@@ -134,7 +180,7 @@ def daphne_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     come from the environment (see `daphne_env`).
     """
     redis = request.getfixturevalue("redis_server")
-    request.getfixturevalue("django_db_setup")
+    request.getfixturevalue("_server_test_databases")
     return {"DATABASES": databases_for_servers(), "CHANNEL_LAYERS": redis_channel_layer(redis.url)}
 
 
