@@ -1,7 +1,7 @@
 # Two commands on a fresh Debian or Ubuntu machine:
 #   make run    serve the chat on http://127.0.0.1:8000/chat/ (SQLite, in-memory layer)
 #   make test   install what is missing and run every suite with real Redis, PostgreSQL, Daphne and Chromium
-#   make example  the tutorial's chat (examples/tutorial-chat) and its tests, on pytest-channels-live
+#   make example  the tutorial's chat (examples/tutorial-chat) and its tests, on pytest-channels-live; then the plugin's own tests
 
 PYTHON ?= python3
 VENV := .venv
@@ -127,15 +127,20 @@ test: system-packages setup node_modules/.installed lint check docs
 	$(MAKE) --no-print-directory example PYTEST_ARGS=
 
 # The example installs the plugin as its users would: into a fresh virtualenv of its own, made
-# again whenever the example's requirements or the plugin's code change.
-$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt $(shell find pytest-channels-live -name '*.py' -o -name pyproject.toml 2>/dev/null)
+# again whenever the example's requirements or the plugin's code change. The plugin's own tests
+# also need psycopg: it goes into a folder of its own there, on their PYTHONPATH only.
+PLUGIN_TEST_PACKAGES := $(EXAMPLE_VENV)/plugin-tests
+$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/requirements-test.txt pytest-channels-live/pyproject.toml $(shell find pytest-channels-live/src -name '*.py' 2>/dev/null)
 	$(PYTHON) -m venv --clear $(EXAMPLE_VENV)
 	$(EXAMPLE_VENV)/bin/python -m pip install --quiet ./pytest-channels-live -r $(EXAMPLE)/requirements.txt
+	$(EXAMPLE_VENV)/bin/python -m pip install --quiet --target $(PLUGIN_TEST_PACKAGES) -r pytest-channels-live/requirements-test.txt
 	@touch $@
 
+# Then the plugin's own tests, which run pytest on small projects of their own.
 example: $(EXAMPLE_VENV)/.installed
-	$(call ensure_packages,$(REDIS) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver)
+	$(call ensure_packages,$(REDIS) $(POSTGRESQL) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver)
 	cd $(EXAMPLE) && ../../$(EXAMPLE_VENV)/bin/pytest $(PYTEST_ARGS)
+	cd pytest-channels-live && PYTHONPATH=$(abspath $(PLUGIN_TEST_PACKAGES)) ../$(EXAMPLE_VENV)/bin/pytest
 
 # The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
 docs: $(DOCS_VENV)/.installed
