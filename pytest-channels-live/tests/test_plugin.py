@@ -17,7 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "plugin-tests"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.staticfiles"]
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "assets"]
 ROOT_URLCONF = "proj.urls"
 ASGI_APPLICATION = "proj.asgi.application"
 DATABASES = {
@@ -119,6 +121,15 @@ def test_redis_kill_and_start(redis_server):
     assert redis_server.ping()
 
 
+def test_static_files(daphne_cluster_factory):
+    server = daphne_cluster_factory(1)[0]
+    assert get(server.http_url + "/static/site.css") == (200, "body { margin: 0 }")
+
+
+def test_a_setting_with_no_literal_form(daphne_cluster_factory):
+    daphne_cluster_factory(1, settings={"SESSION_SERIALIZER": object})
+
+
 def test_daphne_kill_and_restart(daphne_cluster_factory):
     cluster = daphne_cluster_factory(2)
     ports = [server.port for server in cluster]
@@ -181,6 +192,8 @@ def write_project(pytester: pytest.Pytester, ini_lines: str = "") -> None:
             "helpers": HELPERS,
         }
     )
+    (pytester.path / "assets").mkdir()
+    (pytester.path / "assets" / "site.css").write_text("body { margin: 0 }")
     pytester.makeini(f"[pytest]\nDJANGO_SETTINGS_MODULE = proj.settings\npythonpath = .\n{ini_lines}")
 
 
@@ -249,6 +262,17 @@ def test_redis_server_comes_back_on_its_port_after_kill_and_start(server_run):
 
 def test_a_killed_daphne_process_restarts_on_its_port(server_run):
     assert outcomes(server_run, "test_daphne_kill_and_restart") == {"PASSED"}, server_run.stdout.str()
+
+
+def test_daphne_serves_the_project_s_static_files_as_runserver_would(server_run):
+    assert outcomes(server_run, "test_static_files") == {"PASSED"}, server_run.stdout.str()
+
+
+def test_a_setting_that_can_t_be_written_fails_naming_it(server_run):
+    assert outcomes(server_run, "test_a_setting_with_no_literal_form") == {"FAILED"}, server_run.stdout.str()
+    report = section(server_run, "test_a_setting_with_no_literal_form")
+    assert "The servers' setting SESSION_SERIALIZER = <class 'object'> can't be written" in report
+    assert "Traceback" not in report
 
 
 def test_an_in_memory_sqlite_test_database_fails_naming_its_test_name(pytester):

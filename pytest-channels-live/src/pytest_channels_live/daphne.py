@@ -1,5 +1,6 @@
 """Daphne processes serving a Django project's ASGI application, and clusters of them."""
 
+import ast
 import importlib.util
 import os
 import re
@@ -53,6 +54,12 @@ def default_application() -> str:
     """What Daphne serves when not told: Django's ASGI_APPLICATION, as ``module:attribute``."""
     from django.conf import settings
 
+    if not settings.configured:
+        pytest.fail(
+            "Django isn't configured: set DJANGO_SETTINGS_MODULE in pytest's configuration "
+            "(pytest.ini's [pytest] section, or --ds), as pytest-django reads it.",
+            pytrace=False,
+        )
     if not getattr(settings, "ASGI_APPLICATION", None):
         pytest.fail("Set ASGI_APPLICATION in Django's settings, or daphne_application in pytest's.", pytrace=False)
     return application_from_setting(settings.ASGI_APPLICATION)
@@ -189,6 +196,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def literal(setting: str, value: Any) -> str:
+    """`value` as Python source, or a test failure naming `setting` when it has no literal form."""
+    source = repr(plain(value))
+    try:
+        ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        pytest.fail(
+            f"The servers' setting {setting} = {source} can't be written into their settings module: give "
+            "strings, numbers, booleans, None, paths, lists, tuples and dicts only.",
+            pytrace=False,
+        )
+    return source
+
+
+def module_name(prefix: str, folder: Path) -> str:
+    return prefix + re.sub(r"\W", "_", folder.name)
+
+
 def write_settings_module(folder: Path, base_module: str, overrides: Mapping[str, Any]) -> str:
     """A settings module in `folder` that imports `base_module` and sets `overrides`; returns its name.
 
@@ -196,22 +221,38 @@ def write_settings_module(folder: Path, base_module: str, overrides: Mapping[str
     DJANGO_SETTINGS_MODULE), so their database and channel layer are the tests'
     own whatever the project's settings file hardcodes.
     """
-    name = "channels_live_settings_" + re.sub(r"\W", "_", folder.name)
+    name = module_name("channels_live_settings_", folder)
     lines = [
         f"from {base_module} import *  # noqa: F403",
         "",
         "# The servers listen on 127.0.0.1, as Channels' live server test case allows localhost.",
         'ALLOWED_HOSTS = [*globals().get("ALLOWED_HOSTS", []), "127.0.0.1", "localhost"]',
     ]
-    lines += [f"{setting} = {plain(value)!r}" for setting, value in overrides.items()]
+    lines += [f"{setting} = {literal(setting, value)}" for setting, value in overrides.items()]
     (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
     return name
 
 
+def write_static_application(folder: Path, application: str) -> str:
+    """An application module in `folder` serving static files in front of `application`; returns ``module:attr``.
+
+    Daphne serves no static files of its own (``runserver`` does, in DEBUG): without
+    this a page's stylesheet or script would be a 404 under test. Channels' live
+    server test case wraps its application the same way.
+    """
+    name = module_name("channels_live_asgi_", folder)
+    module, attribute = application.split(":")
+    (folder / f"{name}.py").write_text(
+        f"from {module} import {attribute} as project_application\n"
+        "from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler\n\n"
+        "application = ASGIStaticFilesHandler(project_application)\n"
+    )
+    return f"{name}:application"
+
+
 def settings_environment(folder: Path, base_module: str, overrides: Mapping[str, Any], cwd: Path) -> dict[str, str]:
-    """The environment variables that make a process in `cwd` run `base_module` with `overrides`."""
-    if not overrides:
-        return {"DJANGO_SETTINGS_MODULE": base_module}
-    module = write_settings_module(folder, base_module, overrides)
+    """The environment variables that make a process in `cwd` run `base_module` with `overrides`,
+    importing modules written in `folder`."""
     path = os.pathsep.join(filter(None, [str(folder), str(cwd), os.environ.get("PYTHONPATH")]))
+    module = write_settings_module(folder, base_module, overrides) if overrides else base_module
     return {"DJANGO_SETTINGS_MODULE": module, "PYTHONPATH": path}

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from pytest_channels_live.browsers import DEFAULT_WINDOW_SIZE, PooledBrowser, new_browser
-from pytest_channels_live.daphne import DaphneCluster, application_root, default_application, settings_environment
+from pytest_channels_live.daphne import (
+    DaphneCluster,
+    application_root,
+    default_application,
+    settings_environment,
+    write_static_application,
+)
 from pytest_channels_live.postgres import PostgresServer
 from pytest_channels_live.processes import STARTED, ServerProcess
 from pytest_channels_live.redis_servers import RedisServer
@@ -21,6 +27,12 @@ BrowserFactory = Callable[..., PooledBrowser]
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("daphne_application", "Daphne's module:attribute (default: from Django's ASGI_APPLICATION)")
     parser.addini("daphne_processes", "How many processes the daphne_cluster fixture starts", default="2")
+    parser.addini(
+        "daphne_serve_static",
+        "Serve static files (django.contrib.staticfiles) from the Daphne processes, as runserver does",
+        type="bool",
+        default=True,
+    )
     parser.addini("chromium_binary", "Chromium's executable", default="/usr/bin/chromium")
     parser.addini("chromedriver_binary", "chromedriver's executable", default="/usr/bin/chromedriver")
     parser.addini("browser_pool_size", "Browsers kept between tests, wiped, to save starting them", default="4")
@@ -191,6 +203,7 @@ def daphne_env() -> dict[str, str]:
 
 
 def start_daphne_cluster(
+    config: pytest.Config,
     log_dir: Path,
     size: int,
     application: str,
@@ -198,11 +211,16 @@ def start_daphne_cluster(
     env: Mapping[str, str],
 ) -> DaphneCluster:
     """`size` Daphne processes serving `application` with Django `settings` over the project's, and `env`."""
+    from django.conf import settings as django_settings
+
     cwd = application_root(application)
     base_settings = env.get("DJANGO_SETTINGS_MODULE") or os.environ.get("DJANGO_SETTINGS_MODULE", "")
     if not base_settings:
         pytest.fail("DJANGO_SETTINGS_MODULE is not set (pytest-django's option or daphne_env).", pytrace=False)
     environment = {"PYTHONUNBUFFERED": "1", **env, **settings_environment(log_dir, base_settings, settings, cwd)}
+    serve_static = config.getini("daphne_serve_static")
+    if serve_static and "django.contrib.staticfiles" in django_settings.INSTALLED_APPS:
+        application = write_static_application(log_dir, application)
     return DaphneCluster.start(log_dir, size, environment, application, cwd)
 
 
@@ -217,7 +235,7 @@ def daphne_cluster(
     """Daphne processes (`daphne_processes`, 2) sharing the test database and Redis, for the whole run."""
     size = int(pytestconfig.getini("daphne_processes"))
     cluster = start_daphne_cluster(
-        tmp_path_factory.mktemp("daphne"), size, daphne_application, daphne_settings, daphne_env
+        pytestconfig, tmp_path_factory.mktemp("daphne"), size, daphne_application, daphne_settings, daphne_env
     )
     yield cluster
     cluster.stop()
@@ -225,6 +243,7 @@ def daphne_cluster(
 
 @pytest.fixture
 def daphne_cluster_factory(
+    pytestconfig: pytest.Config,
     tmp_path_factory: pytest.TempPathFactory,
     daphne_application: str,
     daphne_settings: dict[str, Any],
@@ -240,6 +259,7 @@ def daphne_cluster_factory(
         size: int = 2, *, settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
     ) -> DaphneCluster:
         cluster = start_daphne_cluster(
+            pytestconfig,
             tmp_path_factory.mktemp("daphne"),
             size,
             daphne_application,
@@ -324,9 +344,24 @@ def browsers(request: pytest.FixtureRequest, browser_factory: BrowserFactory) ->
 
 
 def traceback_excerpt(server: ServerProcess, text: str) -> str:
-    start = text.index("Traceback")
-    lines = text[start:].splitlines()[:40]
-    return f"{server.name} ({server.log_path}):\n" + "\n".join(lines)
+    """The first traceback in `text`, down to its exception's line; a long one keeps its start and its end."""
+    lines = text[text.index("Traceback") :].splitlines()
+    end = len(lines)
+    for number, line in enumerate(lines[1:], start=1):
+        chained = line.startswith(("Traceback", "During handling", "The above exception"))
+        if line and not line[0].isspace() and not chained:
+            end = number + 1
+            break
+    block = lines[:end]
+    if len(block) > 80:
+        block = [*block[:10], "    ...", *block[-60:]]
+    excerpt = f"{server.name} ({server.log_path}):\n" + "\n".join(block)
+    if "database is locked" in block[-1]:
+        excerpt += (
+            "\n(The test's own transaction holds SQLite's lock: a test whose servers write to the "
+            "database needs @pytest.mark.django_db(transaction=True).)"
+        )
+    return excerpt
 
 
 @pytest.fixture(autouse=True)
