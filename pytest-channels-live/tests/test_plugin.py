@@ -130,6 +130,28 @@ def test_a_setting_with_no_literal_form(daphne_cluster_factory):
     daphne_cluster_factory(1, settings={"SESSION_SERIALIZER": object})
 
 
+@pytest.mark.browsers("2")
+def test_a_browsers_marker_that_is_not_a_count(browsers):
+    pass
+
+
+def test_redis_start_twice_and_on_a_taken_port(redis_server_factory, tmp_path):
+    from pytest_channels_live import RedisServer
+
+    ours = redis_server_factory()
+    with pytest.raises(pytest.fail.Exception, match="already running"):
+        ours.start()
+    ours.stop()
+    other = RedisServer(tmp_path)
+    other.port = ours.port
+    other.start()
+    try:
+        with pytest.raises(pytest.fail.Exception, match="exited"):
+            ours.start()
+    finally:
+        other.stop()
+
+
 def test_daphne_kill_and_restart(daphne_cluster_factory):
     cluster = daphne_cluster_factory(2)
     ports = [server.port for server in cluster]
@@ -273,6 +295,16 @@ def test_a_setting_that_can_t_be_written_fails_naming_it(server_run):
     report = section(server_run, "test_a_setting_with_no_literal_form")
     assert "The servers' setting SESSION_SERIALIZER = <class 'object'> can't be written" in report
     assert "Traceback" not in report
+
+
+def test_a_browsers_marker_that_is_not_a_count_fails_saying_so(server_run):
+    assert outcomes(server_run, "test_a_browsers_marker_that_is_not_a_count") == {"ERROR"}, server_run.stdout.str()
+    report = section(server_run, "ERROR at setup of test_a_browsers_marker_that_is_not_a_count")
+    assert "@pytest.mark.browsers takes a number of browsers, 0 or more, not '2'" in report
+
+
+def test_a_server_is_not_started_twice_nor_taken_for_another_on_its_port(server_run):
+    assert outcomes(server_run, "test_redis_start_twice_and_on_a_taken_port") == {"PASSED"}, server_run.stdout.str()
 
 
 def test_an_in_memory_sqlite_test_database_fails_naming_its_test_name(pytester):

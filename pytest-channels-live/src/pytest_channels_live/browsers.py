@@ -1,5 +1,6 @@
 """Headless Chromium through chromedriver, each with its own profile, wiped and reused between tests."""
 
+import contextlib
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,9 +23,7 @@ class PooledBrowser(webdriver.Chrome):
         self.reusable = True
 
     def get(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https"):
-            self.origins.add(f"{parts.scheme}://{parts.netloc}")
+        self.remember_origin(url)
         super().get(url)
 
     def execute_cdp_cmd(self, cmd: str, cmd_args: dict) -> dict:
@@ -32,25 +31,52 @@ class PooledBrowser(webdriver.Chrome):
         return super().execute_cdp_cmd(cmd, cmd_args)
 
     def reset(self) -> bool:
-        """Forget the test: its windows, pages, cookies and stored data. False if this browser can't be reused."""
+        """Forget the test: its windows, pages, history, cookies, stored data and settings.
+
+        False if this browser can't be reused (a CDP command of the test's own, or a
+        browser that doesn't answer): it is closed instead.
+        """
         if not self.reusable:
             return False
         try:
             # Every window but the first closed, and the first one blank: a page left open would keep
-            # its sockets open into the next test.
+            # its sockets open into the next test. Each window's origin is wiped too, however it got there.
+            for handle in self.window_handles:
+                self.switch_to.window(handle)
+                with contextlib.suppress(WebDriverException):
+                    self.switch_to.alert.dismiss()
+                self.remember_origin(self.current_url)
             for handle in self.window_handles[1:]:
                 self.switch_to.window(handle)
                 self.close()
             self.switch_to.window(self.window_handles[0])
             super().get("about:blank")
             self.set_window_size(*self.window_size)
+            self.implicitly_wait(0)
+            with contextlib.suppress(WebDriverException):
+                self.delete_network_conditions()
+            super().execute_cdp_cmd("Page.resetNavigationHistory", {})
             super().execute_cdp_cmd("Network.clearBrowserCookies", {})
             for origin in self.origins:
                 super().execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
-        except WebDriverException:
+        except Exception:  # whatever went wrong, the browser is closed rather than reused
             return False
         self.origins.clear()
         return True
+
+    def remember_origin(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            self.origins.add(f"{parts.scheme}://{parts.netloc}")
+
+
+def quit_browser(browser: PooledBrowser) -> None:
+    """Close the browser and its chromedriver, even when it no longer answers."""
+    try:
+        browser.quit()
+    except Exception:  # the driver's process is ended below, whatever the browser said
+        with contextlib.suppress(Exception):
+            browser.service.stop()
 
 
 def require_file(path: str, package: str) -> None:

@@ -192,7 +192,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
+        return type(value)(plain(item) for item in value)
     return value
 
 
@@ -222,13 +222,12 @@ def write_settings_module(folder: Path, base_module: str, overrides: Mapping[str
     own whatever the project's settings file hardcodes.
     """
     name = module_name("channels_live_settings_", folder)
-    lines = [
-        f"from {base_module} import *  # noqa: F403",
-        "",
+    lines = [f"from {base_module} import *  # noqa: F403", ""]
+    lines += [f"{setting} = {literal(setting, value)}" for setting, value in overrides.items()]
+    lines += [
         "# The servers listen on 127.0.0.1, as Channels' live server test case allows localhost.",
         'ALLOWED_HOSTS = [*globals().get("ALLOWED_HOSTS", []), "127.0.0.1", "localhost"]',
     ]
-    lines += [f"{setting} = {literal(setting, value)}" for setting, value in overrides.items()]
     (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
     return name
 

@@ -2,13 +2,14 @@
 
 import copy
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_channels_live.browsers import DEFAULT_WINDOW_SIZE, PooledBrowser, new_browser
+from pytest_channels_live.browsers import DEFAULT_WINDOW_SIZE, PooledBrowser, new_browser, quit_browser
 from pytest_channels_live.daphne import (
     DaphneCluster,
     application_root,
@@ -17,7 +18,7 @@ from pytest_channels_live.daphne import (
     write_static_application,
 )
 from pytest_channels_live.postgres import PostgresServer
-from pytest_channels_live.processes import STARTED, ServerProcess
+from pytest_channels_live.processes import STARTED, TRACEBACK, ServerProcess
 from pytest_channels_live.redis_servers import RedisServer
 
 DaphneClusterFactory = Callable[..., DaphneCluster]
@@ -39,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    end_on_sigterm_as_on_ctrl_c()
     config.addinivalue_line("markers", "browsers(count): how many browsers the `browsers` fixture opens (2)")
     config.addinivalue_line(
         "markers", "allow_server_tracebacks: don't fail the test when a server logs a traceback during it"
@@ -289,7 +291,7 @@ def idle_browsers() -> Iterator[list[PooledBrowser]]:
     idle: list[PooledBrowser] = []
     yield idle
     for browser in idle:
-        browser.quit()
+        quit_browser(browser)
 
 
 @pytest.fixture
@@ -329,14 +331,18 @@ def browser_factory(
         if len(idle_browsers) < pool_size and browser.reset():
             idle_browsers.append(browser)
         else:
-            browser.quit()
+            quit_browser(browser)
 
 
 @pytest.fixture
 def browsers(request: pytest.FixtureRequest, browser_factory: BrowserFactory) -> list[PooledBrowser]:
     """Headless Chromium browsers, each a person of its own: two, or `@pytest.mark.browsers(n)`."""
     marker = request.node.get_closest_marker("browsers")
-    count = marker.args[0] if marker and marker.args else 2
+    count = 2
+    if marker:
+        count = marker.args[0] if marker.args else marker.kwargs.get("count", 2)
+        if type(count) is not int or count < 0:
+            pytest.fail(f"@pytest.mark.browsers takes a number of browsers, 0 or more, not {count!r}", pytrace=False)
     return [browser_factory() for _ in range(count)]
 
 
@@ -345,7 +351,7 @@ def browsers(request: pytest.FixtureRequest, browser_factory: BrowserFactory) ->
 
 def traceback_excerpt(server: ServerProcess, text: str) -> str:
     """The first traceback in `text`, down to its exception's line; a long one keeps its start and its end."""
-    lines = text[text.index("Traceback") :].splitlines()
+    lines = text[TRACEBACK.search(text).start() :].splitlines()
     end = len(lines)
     for number, line in enumerate(lines[1:], start=1):
         chained = line.startswith(("Traceback", "During handling", "The above exception"))
@@ -364,21 +370,62 @@ def traceback_excerpt(server: ServerProcess, text: str) -> str:
     return excerpt
 
 
-@pytest.fixture(autouse=True)
-def fail_on_server_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail the test when a server started through this plugin logged a Python traceback while it ran.
+# How far each server's log has been read for tracebacks: what was logged since is new.
+READ_UP_TO: dict[ServerProcess, int] = {}
 
-    A server that logs a traceback has failed at something, even when the test's
-    own checks pass. `@pytest.mark.allow_server_tracebacks` opts a test out.
-    """
-    offsets = {server: server.log_size() for server in STARTED}
-    yield
-    if request.node.get_closest_marker("allow_server_tracebacks"):
-        return
+
+def new_tracebacks() -> list[str]:
+    """Excerpts of the tracebacks the servers logged since the last look, and mark them read."""
     found = []
     for server in list(STARTED):
-        text = server.log_since(offsets.get(server, 0))
-        if "Traceback" in text:
+        start, READ_UP_TO[server] = READ_UP_TO.get(server, 0), server.log_size()
+        text = server.log_since(start)
+        if TRACEBACK.search(text):
             found.append(traceback_excerpt(server, text))
-    if found:
-        pytest.fail("A server logged a traceback during the test:\n\n" + "\n\n".join(found), pytrace=False)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def fail_on_server_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test when a server started through this plugin logged a Python traceback.
+
+    Everything logged since the previous test's check counts: a traceback logged
+    between two tests (while a session-wide server starts) fails the next one
+    rather than going unseen. A server that logs a traceback has failed at
+    something, even when the test's own checks pass.
+    `@pytest.mark.allow_server_tracebacks` opts a test out.
+    """
+    if request.node.get_closest_marker("allow_server_tracebacks"):
+        new_tracebacks()
+        yield
+        new_tracebacks()
+        return
+    yield
+    if found := new_tracebacks():
+        pytest.fail(
+            "A server logged a traceback during the test (or since the previous test's end):\n\n" + "\n\n".join(found),
+            pytrace=False,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Tracebacks logged after the last test (while the servers stop) fail the run, since no test can."""
+    if found := new_tracebacks():
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.section("a server logged a traceback after the last test", red=True)
+            reporter.write_line("\n\n".join(found))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def end_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM (a CI job's timeout, `timeout`) ends the run as Ctrl+C does: fixtures stop their servers.
+
+    Without this the run would die at once and leave its servers and browsers running.
+    """
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)

@@ -61,9 +61,9 @@ class PostgresServer(ServerProcess):
         """`role` is the one the application connects as, owner of `database`: not a superuser, so the
         slots PostgreSQL keeps for superusers stay free for the tests' own queries when the application
         uses up the rest."""
+        self.bin_dir = postgres_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
         super().__init__(log_path, cwd=self.root)
-        self.bin_dir = postgres_binaries()
         self.max_connections = max_connections
         self.port = 0
         self.run_as = "postgres" if os.geteuid() == 0 else None
@@ -148,7 +148,9 @@ class PostgresServer(ServerProcess):
         if first_time:
             self.initdb()
         self.port = self.port or free_port()
+        offset = self.log_size()
         self.spawn()
+        self.wait_for_log(offset, "database system is ready to accept connections", 30)
         wait_for(lambda: self.fail_if_exited() or self.accepts(), 30, f"PostgreSQL on port {self.port}")
         if first_time:
             with self.connect() as admin:

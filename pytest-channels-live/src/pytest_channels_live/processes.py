@@ -1,6 +1,7 @@
 """Server processes for tests: started on a free loopback port, logging to a file, stopped on demand."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 
 HOST = "127.0.0.1"
+
+# A line of a log that begins a Python traceback.
+TRACEBACK = re.compile(r"^Traceback \(most recent call last\):.*$", re.MULTILINE)
 
 # Every server started in this test run, so that the plugin can read what each logged during a test.
 STARTED: list["ServerProcess"] = []
@@ -69,6 +73,10 @@ class ServerProcess:
 
     def spawn(self) -> None:
         """Start the process, appending its output to the log file."""
+        if self.running:
+            pytest.fail(
+                f"{self.name} is already running (pid {self.process.pid}): stop or kill it first", pytrace=False
+            )
         if self not in STARTED:
             STARTED.append(self)
         with open(self.log_path, "ab") as log:
@@ -107,7 +115,7 @@ class ServerProcess:
 
     def tracebacks(self) -> list[str]:
         """The lines of its log that begin a Python traceback."""
-        return [line for line in self.log().splitlines() if line.startswith("Traceback")]
+        return TRACEBACK.findall(self.log())
 
     @property
     def running(self) -> bool:
@@ -130,10 +138,26 @@ class ServerProcess:
 
     def pause(self) -> None:
         """Freeze the process (SIGSTOP): a hung server whose connections stay open and silent."""
-        self.process.send_signal(signal.SIGSTOP)
+        self.signal_running(signal.SIGSTOP)
 
     def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
+        self.signal_running(signal.SIGCONT)
+
+    def signal_running(self, sig: int) -> None:
+        if not self.running:
+            pytest.fail(f"{self.name} is not running", pytrace=False)
+        self.process.send_signal(sig)
+
+    def wait_for_log(self, offset: int, text: str, timeout: float) -> None:
+        """Wait until the process, still running, has logged `text` after `offset`: its own word that it serves.
+
+        Safer than asking the port: after a restart, another server may have taken it.
+        """
+        wait_for(
+            lambda: self.fail_if_exited() or text in self.log_since(offset),
+            timeout,
+            f"{self.name} to log {text!r} (log: {self.log_path})",
+        )
 
     def fail_if_exited(self) -> bool:
         """Fail the test with the end of the log if the process has ended; False otherwise (for `wait_for`)."""

@@ -50,8 +50,9 @@ class RedisServer(ServerProcess):
     def start(self) -> None:
         """Start on the port used before, or on a free one the first time; return once it answers PING."""
         self.port = self.port or free_port()
+        offset = self.log_size()
         self.spawn()
-        wait_for(lambda: self.fail_if_exited() or self.ping(), 10, f"redis-server on port {self.port}")
+        self.wait_for_log(offset, "Ready to accept connections", 10)
 
     def ping(self) -> bool:
         return redis_answers(self.port)
