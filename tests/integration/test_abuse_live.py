@@ -114,6 +114,7 @@ def socket_from(address: str, server: DaphneServer, room: str) -> websocket.WebS
     return websocket.create_connection(url, origin=server.origin, timeout=10, socket=connection)
 
 
+@pytest.mark.server_databases("postgres")  # the flood limit is the point, whatever the database
 def test_a_flooder_is_closed_and_a_quiet_room_of_its_process_still_answers(
     cluster: DaphneCluster, room_name: str
 ) -> None:

@@ -39,6 +39,7 @@ class Browser:
         return ChatClient(server, room, cookie=f"sessionid={self.cookie('sessionid')}")
 
 
+@pytest.mark.server_databases("postgres")  # the close crossing processes through Redis is the point
 def test_logging_out_on_one_process_closes_the_socket_on_the_other(
     cluster: DaphneCluster, server_database: str, room_name: str
 ) -> None:

@@ -63,6 +63,7 @@ def test_pages_are_served(cluster: DaphneCluster) -> None:
     assert 'id="room-name-input"' in html
 
 
+@pytest.mark.server_databases("postgres")  # the log of a process without Redis is the point
 def test_without_redis_the_log_says_fan_out_is_off(tmp_path: Path, server_database: str) -> None:
     cluster = start_cluster(tmp_path, 1, server_database, redis_url="")
     try:

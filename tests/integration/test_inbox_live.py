@@ -56,6 +56,7 @@ class InboxSocket:
         self.ws.close()
 
 
+@pytest.mark.server_databases("postgres")  # reaching every process through Redis is the point
 def test_a_notification_from_a_third_process_reaches_the_person_on_both_processes_and_a_read_follows(
     cluster: DaphneCluster, redis_server: RedisServer, server_database: str
 ) -> None:

@@ -4,6 +4,7 @@ import asyncio
 import json
 from urllib.parse import quote
 
+import pytest
 from pytest_channels_live import DaphneCluster, DaphneServer
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -49,6 +50,7 @@ async def class_conversation(cluster: DaphneCluster, room: str) -> list[list[int
         await asyncio.gather(*(ws.close() for ws in listeners + senders))
 
 
+@pytest.mark.server_databases("postgres")  # fan-out to a class is the point (ids: both, below)
 def test_100_clients_on_two_processes_get_200_messages_each_exactly_once_in_order(
     load_cluster: DaphneCluster, room_name: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import websocket
 from pytest_channels_live import DaphneCluster, DaphneServer
 
@@ -34,6 +35,7 @@ class LobbySocket:
         self.ws.close()
 
 
+@pytest.mark.server_databases("postgres")  # the read crossing processes through Redis is the point
 def test_a_read_on_one_process_reaches_the_person_s_lobby_on_the_other(
     cluster: DaphneCluster, server_database: str, room_name: str
 ) -> None:

@@ -37,6 +37,7 @@ def save_without_publishing(room: str, text: str, database_url: str) -> int:
     return int(result.stdout.split()[-1])
 
 
+@pytest.mark.server_databases("postgres")  # a killed Daphne process is the point, whatever the database
 def test_a_killed_daphne_process_loses_nothing_for_its_clients(cluster: DaphneCluster, room_name: str) -> None:
     ann = ChatClient(cluster[0], room_name)
     bob = ChatClient(cluster[1], room_name)
@@ -65,6 +66,7 @@ def test_a_killed_daphne_process_loses_nothing_for_its_clients(cluster: DaphneCl
     )
 
 
+@pytest.mark.server_databases("postgres")  # a Redis restart is the point, whatever the database
 def test_a_redis_restart_keeps_sockets_open_and_loses_nothing(
     cluster: DaphneCluster, redis_server: RedisServer, server_database: str, room_name: str
 ) -> None:
