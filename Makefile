@@ -25,7 +25,7 @@ POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
 TEST_PACKAGES := $(REDIS) $(REDIS_SENTINEL) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
-.PHONY: bench bench-abuse bench-notify docs example run test setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench bench-abuse bench-notify docs example run test test-prerequisites setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -122,7 +122,12 @@ check: setup
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 # Then the example's tests; PYTEST_ARGS name the project's tests, not the example's.
-test: system-packages setup node_modules/.installed lint check docs
+# What the suites need, side by side: the virtualenvs and axe-core install while lint, check and
+# the docs build run once theirs is ready.
+test-prerequisites: setup node_modules/.installed lint check docs $(EXAMPLE_VENV)/.installed
+
+test: system-packages
+	@$(MAKE) --no-print-directory -j4 test-prerequisites
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory example PYTEST_ARGS=
 
@@ -130,7 +135,8 @@ test: system-packages setup node_modules/.installed lint check docs
 # again whenever the example's requirements or the plugin's code change. The plugin's own tests
 # also need psycopg: it goes into a folder of its own there, on their PYTHONPATH only.
 PLUGIN_TEST_PACKAGES := $(EXAMPLE_VENV)/plugin-tests
-$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/requirements-test.txt pytest-channels-live/pyproject.toml $(shell find pytest-channels-live/src -name '*.py' 2>/dev/null)
+# After the project's virtualenv: both build the plugin in its folder, which two builds at once would share.
+$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/requirements-test.txt pytest-channels-live/pyproject.toml $(shell find pytest-channels-live/src -name '*.py' 2>/dev/null) | $(VENV)/.installed
 	$(PYTHON) -m venv --clear $(EXAMPLE_VENV)
 	$(EXAMPLE_VENV)/bin/python -m pip install --quiet ./pytest-channels-live -r $(EXAMPLE)/requirements.txt
 	$(EXAMPLE_VENV)/bin/python -m pip install --quiet --target $(PLUGIN_TEST_PACKAGES) -r pytest-channels-live/requirements-test.txt
