@@ -233,9 +233,10 @@ def outcomes(result: pytest.RunResult, test: str) -> set[str]:
 def section(result: pytest.RunResult, title: str) -> str:
     """The text of the report section whose `_____ title _____` header contains `title`."""
     text = "\n".join(result.outlines)
-    headers = list(re.finditer(r"^_{3,} (.*) _{3,}$", text, re.MULTILINE))
+    # A section ends at the next one, or at a "=== ... ===" line (the summary, whose lines are whole under CI).
+    headers = list(re.finditer(r"^(?:_{3,} (.*) _{3,}|={3,} .* ={3,})$", text, re.MULTILINE))
     for header, following in zip(headers, [*headers[1:], None], strict=True):
-        if title in header[1]:
+        if header[1] and title in header[1]:
             return text[header.end() : following.start() if following else None]
     raise AssertionError(f"No section {title!r} in the output:\n{text}")
 
