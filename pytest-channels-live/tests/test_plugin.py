@@ -106,10 +106,6 @@ def test_allowed_traceback(daphne_cluster_factory):
     wait_for(server.tracebacks, 10, "the traceback in Daphne's log")
 
 
-def test_missing_chromium(browsers):
-    pass
-
-
 def test_redis_kill_and_start(redis_server):
     port = redis_server.port
     assert redis_server.ping()
@@ -128,6 +124,20 @@ def test_static_files(daphne_cluster_factory):
 
 def test_a_setting_with_no_literal_form(daphne_cluster_factory):
     daphne_cluster_factory(1, settings={"SESSION_SERIALIZER": object})
+
+
+def test_leaves_windows_and_an_alert_open(browser_factory):
+    browser = browser_factory()
+    for _ in range(3):
+        browser.execute_script("window.open('about:blank')")
+    browser.switch_to.window(browser.window_handles[-1])
+    browser.execute_script("setTimeout(() => alert('left open'), 0)")
+
+
+def test_a_browser_after_the_alert(browser_factory):
+    browser = browser_factory()
+    browser.get("about:blank")
+    assert len(browser.window_handles) == 1
 
 
 @pytest.mark.browsers("2")
@@ -165,6 +175,20 @@ def test_daphne_kill_and_restart(daphne_cluster_factory):
     status, body = get(cluster[1].http_url + "/database/")
     assert status == 200
     assert body.startswith("sqlite ") and body.endswith("test-db.sqlite3")
+"""
+
+# The browsers of this module only: a Chromium that isn't there.
+NO_CHROMIUM_TESTS = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def chromium_binaries():
+    return "/nonexistent/chromium", "/usr/bin/chromedriver"
+
+
+def test_missing_chromium(browsers):
+    pass
 """
 
 MEMORY_TESTS = """
@@ -254,8 +278,8 @@ _server_run: list[pytest.RunResult] = []
 @pytest.fixture
 def server_run(pytester: pytest.Pytester) -> pytest.RunResult:
     if not _server_run:
-        write_project(pytester, "chromium_binary = /nonexistent/chromium\n")
-        pytester.makepyfile(test_servers=SERVER_TESTS)
+        write_project(pytester)
+        pytester.makepyfile(test_servers=SERVER_TESTS, test_no_chromium=NO_CHROMIUM_TESTS)
         _server_run.append(run(pytester))
     result = _server_run[0]
     assert "skipped" not in result.parseoutcomes(), result.stdout.str()
@@ -296,6 +320,11 @@ def test_a_setting_that_can_t_be_written_fails_naming_it(server_run):
     report = section(server_run, "test_a_setting_with_no_literal_form")
     assert "The servers' setting SESSION_SERIALIZER = <class 'object'> can't be written" in report
     assert "Traceback" not in report
+
+
+def test_a_browser_left_with_windows_and_an_alert_is_closed_not_waited_for(server_run):
+    assert outcomes(server_run, "test_leaves_windows_and_an_alert_open") == {"PASSED"}, server_run.stdout.str()
+    assert outcomes(server_run, "test_a_browser_after_the_alert") == {"PASSED"}, server_run.stdout.str()
 
 
 def test_a_browsers_marker_that_is_not_a_count_fails_saying_so(server_run):

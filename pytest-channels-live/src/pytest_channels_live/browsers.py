@@ -2,6 +2,9 @@
 
 import contextlib
 import os
+import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,14 +14,17 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
 DEFAULT_WINDOW_SIZE = (1024, 768)
+# Wiping or closing a browser takes well under a second; one that takes longer is stuck, and killed.
+RESET_TIMEOUT = 5
 
 
 class PooledBrowser(webdriver.Chrome):
     """A `webdriver.Chrome` that remembers what a test did to it, so that it can be handed to the next test clean."""
 
-    def __init__(self, *args: object, window_size: tuple[int, int], **kwargs: object) -> None:
+    def __init__(self, *args: object, window_size: tuple[int, int], profile_dir: Path, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.window_size = window_size
+        self.profile_dir = profile_dir
         self.origins: set[str] = set()
         self.reusable = True
 
@@ -70,13 +76,33 @@ class PooledBrowser(webdriver.Chrome):
             self.origins.add(f"{parts.scheme}://{parts.netloc}")
 
 
+def within(seconds: float, action: Callable[[], object]) -> bool:
+    """Whether `action` returned something truthy within `seconds` (it runs in a thread of its own).
+
+    A browser can stop answering a command for good (an alert in another window
+    blocks switching to it), and Selenium's commands wait without limit.
+    """
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(action()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return bool(outcome and outcome[0])
+
+
 def quit_browser(browser: PooledBrowser) -> None:
-    """Close the browser and its chromedriver, even when it no longer answers."""
-    try:
-        browser.quit()
-    except Exception:  # the driver's process is ended below, whatever the browser said
-        with contextlib.suppress(Exception):
-            browser.service.stop()
+    """Close the browser and its chromedriver; kill both when they don't answer."""
+
+    def quit_politely() -> bool:
+        with contextlib.suppress(Exception):  # the processes are ended below, whatever the browser said
+            browser.quit()
+            return True
+        return False
+
+    if within(RESET_TIMEOUT, quit_politely):
+        return
+    with contextlib.suppress(Exception):
+        browser.service.process.kill()
+    subprocess.run(["pkill", "-KILL", "-f", f"--user-data-dir={browser.profile_dir}"], check=False)
 
 
 def require_file(path: str, package: str) -> None:
@@ -112,4 +138,9 @@ def new_browser(
     ):
         options.add_argument(argument)
     # An explicit driver path keeps Selenium Manager from trying to download one.
-    return PooledBrowser(options=options, service=Service(executable_path=chromedriver), window_size=window_size)
+    return PooledBrowser(
+        options=options,
+        service=Service(executable_path=chromedriver),
+        window_size=window_size,
+        profile_dir=profile_dir,
+    )

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from pytest_channels_live.browsers import DEFAULT_WINDOW_SIZE, PooledBrowser, new_browser, quit_browser
+from pytest_channels_live.browsers import (
+    DEFAULT_WINDOW_SIZE,
+    RESET_TIMEOUT,
+    PooledBrowser,
+    new_browser,
+    quit_browser,
+    within,
+)
 from pytest_channels_live.daphne import (
     DaphneCluster,
     application_root,
@@ -328,7 +335,7 @@ def browser_factory(
     yield open_browser
     pool_size = int(pytestconfig.getini("browser_pool_size"))
     for browser in opened:
-        if len(idle_browsers) < pool_size and browser.reset():
+        if len(idle_browsers) < pool_size and within(RESET_TIMEOUT, browser.reset):
             idle_browsers.append(browser)
         else:
             quit_browser(browser)
