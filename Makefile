@@ -25,7 +25,7 @@ POSTGRESQL := postgresql:/usr/bin/pg_ctlcluster
 TEST_PACKAGES := $(REDIS) $(REDIS_SENTINEL) $(APACHE) $(NGINX) $(POSTGRESQL) chromium:/usr/bin/chromium systemd:/usr/bin/systemd-analyze \
 	chromium-driver:/usr/bin/chromedriver npm:/usr/bin/npm
 
-.PHONY: bench bench-abuse bench-notify docs example run test test-prerequisites setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
+.PHONY: bench bench-abuse bench-notify docs example example-tests plugin-tests run test test-prerequisites setup system-packages lint format check unit integration functional clean demo-apache demo-nginx
 
 # Install Debian packages (the arguments) with apt-get when root, or say the exact command and stop.
 define apt_install
@@ -142,10 +142,16 @@ $(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/req
 	$(EXAMPLE_VENV)/bin/python -m pip install --quiet --target $(PLUGIN_TEST_PACKAGES) -r pytest-channels-live/requirements-test.txt
 	@touch $@
 
-# Then the plugin's own tests, which run pytest on small projects of their own.
+# The example's tests and the plugin's own (which run pytest on small projects of their own), side
+# by side: each mostly waits on its servers and browsers. Each one's output is shown whole when it ends.
 example: $(EXAMPLE_VENV)/.installed
 	$(call ensure_packages,$(REDIS) $(POSTGRESQL) chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target example-tests plugin-tests
+
+example-tests:
 	cd $(EXAMPLE) && ../../$(EXAMPLE_VENV)/bin/pytest $(PYTEST_ARGS)
+
+plugin-tests:
 	cd pytest-channels-live && PYTHONPATH=$(abspath $(PLUGIN_TEST_PACKAGES)) ../$(EXAMPLE_VENV)/bin/pytest
 
 # The documentation site, into site/. Strict: a warning (a broken link, a missing excerpt) fails it.
