@@ -135,10 +135,14 @@ test: system-packages
 # again whenever the example's requirements or the plugin's code change. The plugin's own tests
 # also need psycopg: it goes into a folder of its own there, on their PYTHONPATH only.
 PLUGIN_TEST_PACKAGES := $(EXAMPLE_VENV)/plugin-tests
-# After the project's virtualenv: both build the plugin in its folder, which two builds at once would share.
-$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/requirements-test.txt pytest-channels-live/pyproject.toml $(shell find pytest-channels-live/src -name '*.py' 2>/dev/null) | $(VENV)/.installed
+# It is built from a copy of the plugin's files: pip builds in the folder it installs from, and the
+# project's virtualenv, installed at the same time, builds in pytest-channels-live/.
+PLUGIN_COPY := $(EXAMPLE_VENV)/pytest-channels-live
+$(EXAMPLE_VENV)/.installed: $(EXAMPLE)/requirements.txt pytest-channels-live/requirements-test.txt pytest-channels-live/pyproject.toml $(shell find pytest-channels-live/src -name '*.py' 2>/dev/null) | $(BIN)/python
 	$(PYTHON) -m venv --clear $(EXAMPLE_VENV)
-	$(EXAMPLE_VENV)/bin/python -m pip install --quiet ./pytest-channels-live -r $(EXAMPLE)/requirements.txt
+	mkdir -p $(PLUGIN_COPY)
+	tar -C pytest-channels-live --exclude='*.egg-info' --exclude=build -cf - pyproject.toml README.md src | tar -C $(PLUGIN_COPY) -xf -
+	$(EXAMPLE_VENV)/bin/python -m pip install --quiet ./$(PLUGIN_COPY) -r $(EXAMPLE)/requirements.txt
 	$(EXAMPLE_VENV)/bin/python -m pip install --quiet --target $(PLUGIN_TEST_PACKAGES) -r pytest-channels-live/requirements-test.txt
 	@touch $@
 
