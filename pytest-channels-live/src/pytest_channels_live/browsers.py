@@ -90,7 +90,7 @@ def within(seconds: float, action: Callable[[], object]) -> bool:
 
 
 def quit_browser(browser: PooledBrowser) -> None:
-    """Close the browser and its chromedriver; kill both when they don't answer."""
+    """Close the browser and its chromedriver, and kill what of them is left."""
 
     def quit_politely() -> bool:
         with contextlib.suppress(Exception):  # the processes are ended below, whatever the browser said
@@ -98,11 +98,14 @@ def quit_browser(browser: PooledBrowser) -> None:
             return True
         return False
 
-    if within(RESET_TIMEOUT, quit_politely):
-        return
-    with contextlib.suppress(Exception):
-        browser.service.process.kill()
-    subprocess.run(["pkill", "-KILL", "-f", f"--user-data-dir={browser.profile_dir}"], check=False)
+    # A Chromium that was showing an alert can outlive a quit that chromedriver reported done: whatever
+    # the quit said, what is left of the browser is killed.
+    if not within(RESET_TIMEOUT, quit_politely):
+        with contextlib.suppress(Exception):
+            browser.service.process.kill()
+    # Its Chromium, found by its profile (ended with the argument, so profile1 doesn't match profile10).
+    profile = str(browser.profile_dir).replace(".", "[.]")
+    subprocess.run(["pkill", "-KILL", "-f", f"user-data-dir={profile}( |$)"], check=False)
 
 
 def require_file(path: str, package: str) -> None:
