@@ -47,15 +47,14 @@ class PooledBrowser(webdriver.Chrome):
         try:
             # Every window but the first closed, and the first one blank: a page left open would keep
             # its sockets open into the next test. Each window's origin is wiped too, however it got there.
-            for handle in self.window_handles:
+            first, *others = self.window_handles
+            for handle in [*others, first]:
                 self.switch_to.window(handle)
                 with contextlib.suppress(WebDriverException):
                     self.switch_to.alert.dismiss()
                 self.remember_origin(self.current_url)
-            for handle in self.window_handles[1:]:
-                self.switch_to.window(handle)
-                self.close()
-            self.switch_to.window(self.window_handles[0])
+                if handle != first:
+                    self.close()
             super().get("about:blank")
             self.set_window_size(*self.window_size)
             self.implicitly_wait(0)
